@@ -1,0 +1,5 @@
+"""`python -m ifpulse`."""
+
+from ifpulse.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Real services for integration tests: mosquitto and influxd processes on loopback."""

@@ -1,0 +1,89 @@
+"""InterfaceSample and friends: TS0179 TC005-TC007 on the v1 contract."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from pydantic import ValidationError
+
+from schemas import HostState, HostStatus, InterfaceSample, encode
+from tests.factories import sample
+
+
+def test_tc005_complete_entry_is_valid() -> None:
+    s = sample()
+    assert isinstance(s.iface, str)
+    assert s.rx_bytes == 1000 and s.tx_bytes == 2000
+    assert s.rx_packets == 10 and s.tx_packets == 20
+    assert s.is_up is True
+
+
+def test_tc006_missing_name_is_rejected_and_named() -> None:
+    data = sample().model_dump(mode="json")
+    del data["iface"]
+    with pytest.raises(ValidationError) as err:
+        InterfaceSample.model_validate_json(json.dumps(data))
+    assert [e["loc"] for e in err.value.errors()] == [("iface",)]
+    assert err.value.errors()[0]["type"] == "missing"
+
+
+def test_tc007_wrong_type_is_rejected_with_a_descriptive_message() -> None:
+    data = sample().model_dump(mode="json")
+    data["rx_bytes"] = "invalid"
+    with pytest.raises(ValidationError) as err:
+        InterfaceSample.model_validate_json(json.dumps(data))
+    (e,) = err.value.errors()
+    assert e["loc"] == ("rx_bytes",)
+    assert "integer" in e["msg"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("rx_bytes", -1),
+        ("rx_bytes", 2**64),
+        ("rx_bytes_per_sec", -0.5),
+        ("rx_bytes_per_sec", float("nan")),
+        ("host", "bad host"),
+        ("host", "x" * 65),
+        ("iface", "a" * 16),
+        ("iface", "eth/0"),
+        ("iface", "eth:0"),
+        ("iface", "eth 0"),
+        ("iface", ".."),
+        ("mac", "52-54-00-12-34-56"),
+        ("kind", "spaceship"),
+        ("v", 2),
+        ("ts", datetime(2026, 1, 1)),  # naive: no timezone
+        ("unknown_field", 1),
+    ],
+)
+def test_invalid_values_are_rejected(field: str, value: object) -> None:
+    data = sample().model_dump()
+    data[field] = value
+    with pytest.raises(ValidationError):
+        InterfaceSample.model_validate(data)
+
+
+def test_counters_accept_full_64_bit_range() -> None:
+    assert sample(rx_bytes=2**64 - 1).rx_bytes == 2**64 - 1
+
+
+def test_interface_names_linux_allows() -> None:
+    for name in ("eth0.10", "br-1a2b3c4d5e6f", "wg+vpn", "tun#1", "wlp0s20f3", "ä-lan"):
+        assert sample(iface=name).iface == name
+
+
+def test_ts_is_normalised_to_utc_milliseconds() -> None:
+    plus2 = timezone(timedelta(hours=2))
+    s = sample(ts=datetime(2026, 11, 22, 14, 0, 0, 123456, tzinfo=plus2))
+    assert s.ts == datetime(2026, 11, 22, 12, 0, 0, 123000, tzinfo=UTC)
+    assert b'"ts":"2026-11-22T12:00:00.123Z"' in encode(s)
+
+
+def test_host_status_will_form_has_no_time() -> None:
+    will = HostStatus(host="h1", state=HostState.OFFLINE, version="0.1.0", interval_s=10)
+    assert will.ts is None
+    assert HostStatus.model_validate_json(encode(will)) == will
