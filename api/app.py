@@ -1,0 +1,99 @@
+"""create_app(): assemble the FastAPI app from settings, a store and a clock."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CollectorRegistry
+
+from api.deps import AppContext, Clock, require_token
+from api.models import HostStatusName
+from api.prometheus import StoreCollector
+from api.routes import alerts, export, health, metrics, servers, sparkline, traffic
+from api.settings import ApiSettings
+from api.views import host_status
+from stores import HostRecord, Store, StoreError, open_store
+
+STATIC_DIR = Path(__file__).parent / "static"
+log = logging.getLogger(__name__)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _store_error(request: Request, exc: Exception) -> JSONResponse:
+    """A store that fails to answer is a 503 the client may retry, not a 500."""
+    log.warning("store error on %s: %s", request.url.path, exc)
+    return JSONResponse({"detail": f"store unavailable: {exc}"}, status_code=503)
+
+
+def create_app(
+    settings: ApiSettings, *, store: Store | None = None, clock: Clock | None = None
+) -> FastAPI:
+    """Build the app; open the store from settings.store unless one is given (then not closed)."""
+    owned = store is None
+    the_store = open_store(settings.store) if store is None else store
+    context = AppContext(
+        settings=settings, store=the_store, clock=clock or _utcnow, token=settings.token()
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            the_store.close()
+
+    app = FastAPI(
+        title="ifpulse api",
+        summary="Per-network-interface metrics: hosts, interfaces, sparklines, export.",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.context = context
+    app.state.registry = _registry(context)
+    app.add_exception_handler(StoreError, _store_error)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET"],
+            allow_headers=["Authorization"],
+        )
+    guarded = [Depends(require_token)]
+    for router in (servers, sparkline, traffic, export, alerts):
+        app.include_router(router.router, dependencies=guarded)
+    app.include_router(metrics.router)
+    app.include_router(health.router)
+    _dashboard(app)
+    return app
+
+
+def _registry(context: AppContext) -> CollectorRegistry:
+    """A registry of the app's own (never the global one: two apps must not collide)."""
+
+    def is_online(host: HostRecord) -> bool:
+        state = host_status(host, context.clock(), context.settings)
+        return state is HostStatusName.ONLINE
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StoreCollector(context.store, is_online))
+    return registry
+
+
+def _dashboard(app: FastAPI) -> None:
+    """The dashboard page at / and its assets under /static (shipped in the package)."""
+
+    @app.get("/", include_in_schema=False)
+    def dashboard() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -1,0 +1,137 @@
+"""Raw samples as CSV or JSON, streamed: /api/v1/export/traffic."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+import anyio.to_thread
+from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.responses import StreamingResponse
+
+from api.deps import NowDep, StoreDep, find_host
+from api.models import Problem
+from api.names import is_iface_name
+from api.streaming import ThreadedChunks
+from schemas import COUNTER_NAMES, RATE_NAMES, InterfaceSample, encode
+from schemas.messages import HOST_PATTERN
+
+router = APIRouter(prefix="/api/v1/export", tags=["export"])
+
+CSV_COLUMNS: tuple[str, ...] = (
+    "ts",
+    "host",
+    "iface",
+    "seq",
+    "boot_id",
+    "interval_s",
+    *COUNTER_NAMES,
+    *(f"delta_{name}" for name in COUNTER_NAMES),
+    *RATE_NAMES,
+    "is_up",
+    "oper_state",
+    "speed_mbps",
+    "mtu",
+    "mac",
+    "kind",
+)
+_CHUNK_BYTES = 64 * 1024
+_DEFAULT_SPAN = timedelta(hours=24)
+
+
+def csv_row(sample: InterfaceSample) -> list[Any]:
+    """One sample as a CSV row in CSV_COLUMNS order (empty cell for null)."""
+    head: list[Any] = [sample.ts.isoformat(timespec="milliseconds").replace("+00:00", "Z")]
+    head += [sample.host, sample.iface, sample.seq, sample.boot_id, sample.interval_s]
+    counters = [getattr(sample, name) for name in COUNTER_NAMES]
+    deltas = [getattr(sample.delta, name) for name in COUNTER_NAMES]
+    rates = [getattr(sample, name) for name in RATE_NAMES]
+    tail = [str(sample.is_up).lower(), sample.oper_state.value, sample.speed_mbps]
+    tail += [sample.mtu, sample.mac, sample.kind.value]
+    return ["" if v is None else v for v in [*head, *counters, *deltas, *rates, *tail]]
+
+
+def csv_chunks(samples: Iterable[InterfaceSample]) -> Iterator[bytes]:
+    """A header row, then the samples, in chunks of about 64 KiB."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for sample in samples:
+        writer.writerow(csv_row(sample))
+        if buffer.tell() >= _CHUNK_BYTES:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode("utf-8")
+
+
+def json_chunks(samples: Iterable[InterfaceSample]) -> Iterator[bytes]:
+    """A JSON array of samples in their wire form, in chunks of about 64 KiB."""
+    parts: list[bytes] = [b"["]
+    size, separator = 1, b""
+    for sample in samples:
+        item = separator + encode(sample)
+        parts.append(item)
+        size += len(item)
+        separator = b",\n"
+        if size >= _CHUNK_BYTES:
+            yield b"".join(parts)
+            parts, size = [], 0
+    parts.append(b"]\n")
+    yield b"".join(parts)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@router.get(
+    "/traffic",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/csv": {}, "application/json": {}},
+            "description": "samples in time order (CSV with a header row, or a JSON array)",
+        },
+        404: {"model": Problem, "description": "unknown server"},
+        422: {"model": Problem, "description": "bad time range"},
+    },
+)
+async def export_traffic(
+    store: StoreDep,
+    now: NowDep,
+    server_id: Annotated[
+        str | None, Query(pattern=HOST_PATTERN, description="one host; omit for all")
+    ] = None,
+    interface: Annotated[str | None, Query(description="one interface; omit for all")] = None,
+    start: Annotated[datetime | None, Query(description="from (default: end - 24 h)")] = None,
+    end: Annotated[datetime | None, Query(description="until, exclusive (default: now)")] = None,
+    format: Annotated[Literal["csv", "json"], Query(description="csv or json")] = "csv",
+) -> StreamingResponse:
+    """Every raw sample in [start, end), streamed so a month of data never sits in memory."""
+    until = _utc(end) if end is not None else now
+    since = _utc(start) if start is not None else until - _DEFAULT_SPAN
+    if since >= until:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail="start must be before end")
+    host_id = None
+    if server_id is not None:
+        host_id = (await anyio.to_thread.run_sync(find_host, store, server_id)).id
+    to_chunks = csv_chunks if format == "csv" else json_chunks
+
+    def make() -> Iterator[bytes]:
+        if interface is not None and not is_iface_name(interface):
+            return to_chunks([])  # no interface can have that name
+        return to_chunks(store.samples(host_id, interface, since, until))
+
+    chunks = ThreadedChunks(make)
+    first = await chunks.first()
+    media = "text/csv; charset=utf-8" if format == "csv" else "application/json"
+    name = f"ifpulse-traffic.{format}"
+    return StreamingResponse(
+        chunks.rest(first),
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
