@@ -38,9 +38,7 @@ def _buckets(samples: list[InterfaceSample], step: timedelta) -> list[Bucket]:
     groups: dict[float, list[InterfaceSample]] = defaultdict(list)
     for s in samples:
         groups[s.ts.timestamp() // size * size].append(s)
-    return [
-        _bucket(datetime.fromtimestamp(key, UTC), groups[key]) for key in sorted(groups)
-    ]
+    return [_bucket(datetime.fromtimestamp(key, UTC), groups[key]) for key in sorted(groups)]
 
 
 class FakeStore:
