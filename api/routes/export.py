@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import anyio.to_thread
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import StreamingResponse
 
 from api.deps import NowDep, StoreDep, find_host
@@ -115,7 +115,7 @@ async def export_traffic(
     until = _utc(end) if end is not None else now
     since = _utc(start) if start is not None else until - _DEFAULT_SPAN
     if since >= until:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail="start must be before end")
+        raise HTTPException(422, detail="start must be before end")
     host_id = None
     if server_id is not None:
         host_id = (await anyio.to_thread.run_sync(find_host, store, server_id)).id
