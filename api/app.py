@@ -68,7 +68,8 @@ def create_app(
             allow_methods=["GET"],
             allow_headers=["Authorization"],
         )
-    guarded = [Depends(require_token)]
+    # Only an app with a token declares the bearer scheme, so its OpenAPI tells the truth.
+    guarded = [Depends(require_token)] if context.token is not None else []
     for router in (servers, sparkline, traffic, export, alerts):
         app.include_router(router.router, dependencies=guarded)
     app.include_router(metrics.router)

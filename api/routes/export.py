@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import anyio.to_thread
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
+from pydantic import BeforeValidator
 
 from api.deps import NowDep, StoreDep, find_host
 from api.models import Problem
@@ -84,6 +86,16 @@ def json_chunks(samples: Iterable[InterfaceSample]) -> Iterator[bytes]:
     yield b"".join(parts)
 
 
+def _rfc3339_only(value: object) -> object:
+    """Refuse epoch numbers pydantic would accept: the schema promises an RFC 3339 time."""
+    if isinstance(value, str | int | float) and str(value).lstrip("+-").replace(".", "").isdigit():
+        raise ValueError("expected an RFC 3339 time such as 2026-11-22T12:00:00Z")
+    return value
+
+
+QueryTime = Annotated[datetime, BeforeValidator(_rfc3339_only)]
+
+
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
@@ -97,7 +109,6 @@ def _utc(value: datetime) -> datetime:
             "description": "samples in time order (CSV with a header row, or a JSON array)",
         },
         404: {"model": Problem, "description": "unknown server"},
-        422: {"model": Problem, "description": "bad time range"},
     },
 )
 async def export_traffic(
@@ -107,15 +118,17 @@ async def export_traffic(
         str | None, Query(pattern=HOST_PATTERN, description="one host; omit for all")
     ] = None,
     interface: Annotated[str | None, Query(description="one interface; omit for all")] = None,
-    start: Annotated[datetime | None, Query(description="from (default: end - 24 h)")] = None,
-    end: Annotated[datetime | None, Query(description="until, exclusive (default: now)")] = None,
+    start: Annotated[QueryTime | None, Query(description="from (default: end - 24 h)")] = None,
+    end: Annotated[QueryTime | None, Query(description="until, exclusive (default: now)")] = None,
     format: Annotated[Literal["csv", "json"], Query(description="csv or json")] = "csv",
 ) -> StreamingResponse:
     """Every raw sample in [start, end), streamed so a month of data never sits in memory."""
     until = _utc(end) if end is not None else now
     since = _utc(start) if start is not None else until - _DEFAULT_SPAN
     if since >= until:
-        raise HTTPException(422, detail="start must be before end")
+        # The shape of FastAPI's own 422, so clients parse one error format.
+        error = {"loc": ("query", "start"), "msg": "start must be before end", "type": "value"}
+        raise RequestValidationError([error])
     host_id = None
     if server_id is not None:
         host_id = (await anyio.to_thread.run_sync(find_host, store, server_id)).id
