@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, CliSuppress, SettingsConfigDict
 
 
@@ -40,13 +40,6 @@ class ApiSettings(BaseSettings):
         default=10.0, gt=0, description="interval assumed for a host that never said its own"
     )
     log_level: str = Field(default="info", description="uvicorn log level")
-
-    @field_validator("store")
-    @classmethod
-    def _store_has_scheme(cls, value: str) -> str:
-        if "://" not in value:
-            raise ValueError("must be a URL such as sqlite:///var/lib/ifpulse/ifpulse.db")
-        return value
 
     def token(self) -> str | None:
         """The bearer token in force: the env/constructor value, else the file's first line."""

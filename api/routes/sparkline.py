@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api._steps import PERIODS, choose_step
 from api.deps import NowDep, StoreDep, find_host
 from api.models import InterfaceSeries, PeriodName, Problem, Sparkline, SparkPoint
 from api.names import is_iface_name
 from stores import Bucket
+from stores.steps import PERIODS, choose_step
 
 router = APIRouter(prefix="/api/v1/metrics/sparkline", tags=["metrics"])
 

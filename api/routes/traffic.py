@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api._steps import PERIODS, choose_step
 from api.deps import NowDep, StoreDep
 from api.models import HostTraffic, InterfaceTraffic, PeriodName, TrafficSummary
 from stores import Bucket
+from stores.steps import PERIODS, choose_step
 
 router = APIRouter(prefix="/api/v1/traffic", tags=["traffic"])
 

@@ -8,8 +8,8 @@ from typing import get_args
 import pytest
 from fastapi.testclient import TestClient
 
-from api._steps import PERIODS
 from api.models import PeriodName
+from stores.steps import PERIODS
 from tests.unit.api.fake_store import FakeStore
 from tests.unit.api.helpers import NOW, history
 
@@ -88,7 +88,7 @@ def test_tc017_tc018_without_interface_each_series_apart(
 def test_points_sets_resolution(store: FakeStore, client: TestClient) -> None:
     _two_interfaces(store)
     body = client.get(URL.format("h"), params={"interface": "eth0", "points": 10}).json()
-    assert body["step_seconds"] == 360
+    assert body["step_seconds"] == 600  # the smallest nice step giving at most 10 buckets
     assert len(body["data"]) <= 11
 
 
