@@ -13,9 +13,19 @@ from api.app import create_app
 from api.settings import ApiSettings
 from stores import StoreError
 
+_SECRET_FLAG = "--api-token"  # noqa: S105 (a flag name, not a secret)
+
 
 def main(argv: list[str]) -> int:
     """Serve the api until interrupted; 0 on a clean stop, 2 on bad options."""
+    # pydantic-settings would parse a hidden (CliSuppress) flag all the same; a token on the
+    # command line leaks through `ps` and shell history, so it is refused outright.
+    if any(arg == _SECRET_FLAG or arg.startswith(_SECRET_FLAG + "=") for arg in argv):
+        sys.stderr.write(
+            "ifpulse api: the API token is a secret: give it with --api-token-file FILE "
+            "or the IFPULSE_API_TOKEN environment variable, never on the command line\n"
+        )
+        return 2
     try:
         settings = CliApp.run(ApiSettings, cli_args=argv)
     except SystemExit as exc:  # --help, or argparse refusing an option

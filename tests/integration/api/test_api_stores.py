@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from stores import Store
 from tests.factories import sample
 from tests.integration.api.conftest import NOW
-from tests.unit.api.helpers import alert, history, status
+from tests.unit.api.helpers import HOSTILE, alert, history, hostile_urls, status
 
 pytestmark = pytest.mark.integration
 
@@ -146,3 +146,13 @@ def test_metrics_and_alerts_over_real_store(store: Store, client: TestClient) ->
 
 def test_ready_with_real_store(client: TestClient) -> None:
     assert client.get("/readyz").json()["status"] == "ok"
+
+
+def test_hostile_names_never_reach_a_5xx(store: Store, client: TestClient) -> None:
+    _fill_two_days(store)
+    for value in HOSTILE:
+        for url in hostile_urls(value):
+            resp = client.get(url)
+            assert resp.status_code < 500, (url[:120], resp.status_code, resp.text[:200])
+    # and the store still answers normally afterwards
+    assert client.get("/api/v1/servers/h").json()["interface_count"] == 2

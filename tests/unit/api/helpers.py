@@ -4,11 +4,53 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from schemas import AlertState, HostStatus, InterfaceSample
 from tests.factories import sample
 
 NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
+
+HOSTILE = [
+    "eth0",
+    "h",
+    "'",
+    '"',
+    "a' OR '1'='1",
+    '"; DROP MEASUREMENT samples; --',
+    "/ SELECT * FROM /.*/",
+    "..",
+    "../..",
+    "%00",
+    "\x00",
+    "é✓🙂",
+    "x" * 10_000,
+    "",
+    " ",
+    "$share/x/#",
+    "+",
+]
+"""Names meant to break a query or a path: quotes, SQL/InfluxQL, traversal, 10 KB, unicode."""
+
+
+def hostile_urls(value: str) -> list[str]:
+    """Every endpoint with `value` in each of its path and query parameters."""
+    v = quote(value, safe="")
+    return [
+        f"/api/v1/servers/{v}",
+        f"/api/v1/servers/h/interfaces/{v}",
+        f"/api/v1/servers/{v}/interfaces/eth0",
+        f"/api/v1/metrics/sparkline/{v}/network",
+        f"/api/v1/metrics/sparkline/h/network?interface={v}",
+        f"/api/v1/metrics/sparkline/h/network?period={v}",
+        f"/api/v1/metrics/sparkline/h/network?points={v}",
+        f"/api/v1/traffic/summary?period={v}",
+        f"/api/v1/export/traffic?server_id={v}",
+        f"/api/v1/export/traffic?interface={v}",
+        f"/api/v1/export/traffic?start={v}",
+        f"/api/v1/export/traffic?format={v}",
+        f"/api/v1/alerts?server_id={v}",
+    ]
 
 
 def history(

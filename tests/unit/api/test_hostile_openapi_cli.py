@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 from datetime import timedelta
-from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,27 +13,7 @@ from hypothesis import strategies as st
 
 from tests.factories import sample
 from tests.unit.api.fake_store import FakeStore
-from tests.unit.api.helpers import NOW, history
-
-HOSTILE = [
-    "eth0",
-    "h",
-    "'",
-    '"',
-    "a' OR '1'='1",
-    '"; DROP MEASUREMENT samples; --',
-    "/ SELECT * FROM /.*/",
-    "..",
-    "../..",
-    "%00",
-    "\x00",
-    "é✓🙂",
-    "x" * 10_000,
-    "",
-    " ",
-    "$share/x/#",
-    "+",
-]
+from tests.unit.api.helpers import HOSTILE, NOW, history, hostile_urls
 
 
 @pytest.fixture
@@ -43,28 +22,9 @@ def filled(store: FakeStore) -> FakeStore:
     return store
 
 
-def _urls(value: str) -> list[str]:
-    v = quote(value, safe="")
-    return [
-        f"/api/v1/servers/{v}",
-        f"/api/v1/servers/h/interfaces/{v}",
-        f"/api/v1/servers/{v}/interfaces/eth0",
-        f"/api/v1/metrics/sparkline/{v}/network",
-        f"/api/v1/metrics/sparkline/h/network?interface={v}",
-        f"/api/v1/metrics/sparkline/h/network?period={v}",
-        f"/api/v1/metrics/sparkline/h/network?points={v}",
-        f"/api/v1/traffic/summary?period={v}",
-        f"/api/v1/export/traffic?server_id={v}",
-        f"/api/v1/export/traffic?interface={v}",
-        f"/api/v1/export/traffic?start={v}",
-        f"/api/v1/export/traffic?format={v}",
-        f"/api/v1/alerts?server_id={v}",
-    ]
-
-
 @pytest.mark.parametrize("value", HOSTILE)
 def test_hostile_values_never_5xx(filled: FakeStore, client: TestClient, value: str) -> None:
-    for url in _urls(value):
+    for url in hostile_urls(value):
         resp = client.get(url)
         assert resp.status_code < 500, (url[:120], resp.status_code)
         if resp.status_code >= 400:
@@ -76,7 +36,7 @@ def test_hostile_values_never_5xx(filled: FakeStore, client: TestClient, value: 
 )
 @given(value=st.text(min_size=1, max_size=80))
 def test_random_text_never_5xx(filled: FakeStore, client: TestClient, value: str) -> None:
-    for url in _urls(value):
+    for url in hostile_urls(value):
         assert client.get(url).status_code < 500, url
 
 
@@ -134,3 +94,16 @@ def test_cli_refuses_bad_options() -> None:
     )
     assert out.returncode == 2
     assert "mysql" in out.stderr
+
+
+@pytest.mark.parametrize("flag", [["--api-token", "s3cret"], ["--api-token=s3cret"]])
+def test_cli_refuses_token_on_the_command_line(flag: list[str]) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "ifpulse", "api", "--store", "sqlite:///unused.db", *flag],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert "--api-token-file" in out.stderr
+    assert "s3cret" not in out.stderr + out.stdout
