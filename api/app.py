@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
@@ -15,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 
 from api.deps import AppContext, Clock, require_token
-from api.models import HostStatusName
+from api.models import HostStatusName, Problem
 from api.prometheus import StoreCollector
 from api.routes import alerts, export, health, metrics, servers, sparkline, traffic
 from api.settings import ApiSettings
@@ -23,6 +24,7 @@ from api.views import host_status
 from stores import HostRecord, Store, StoreError, open_store
 
 STATIC_DIR = Path(__file__).parent / "static"
+_UNAVAILABLE: dict[str, Any] = {"model": Problem, "description": "the store does not answer"}
 log = logging.getLogger(__name__)
 
 
@@ -70,9 +72,12 @@ def create_app(
         )
     # Only an app with a token declares the bearer scheme, so its OpenAPI tells the truth.
     guarded = [Depends(require_token)] if context.token is not None else []
+    responses: dict[int | str, dict[str, Any]] = {503: _UNAVAILABLE}
+    if context.token is not None:
+        responses[401] = {"model": Problem, "description": "missing or wrong bearer token"}
     for router in (servers, sparkline, traffic, export, alerts):
-        app.include_router(router.router, dependencies=guarded)
-    app.include_router(metrics.router)
+        app.include_router(router.router, dependencies=guarded, responses=responses)
+    app.include_router(metrics.router, responses={503: _UNAVAILABLE})
     app.include_router(health.router)
     _dashboard(app)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, CliSuppress, SettingsConfigDict
@@ -39,7 +40,9 @@ class ApiSettings(BaseSettings):
     default_interval_s: float = Field(
         default=10.0, gt=0, description="interval assumed for a host that never said its own"
     )
-    log_level: str = Field(default="info", description="uvicorn log level")
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
+        default="info", description="log level of the api and uvicorn"
+    )
 
     def token(self) -> str | None:
         """The bearer token in force: the env/constructor value, else the file's first line."""

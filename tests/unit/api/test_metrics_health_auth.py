@@ -117,6 +117,16 @@ def test_token_guards_every_api_route(make_client: MakeClient, tmp_path: Path) -
         assert ok.status_code == 200, path
     assert client.get("/healthz").status_code == 200
     assert client.get("/").status_code == 200
+    schema = client.get("/openapi.json").json()
+    assert "HTTPBearer" in schema["components"]["securitySchemes"]
+    assert "401" in schema["paths"]["/api/v1/servers"]["get"]["responses"]
+
+
+def test_no_token_no_security_scheme(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    assert "securitySchemes" not in schema.get("components", {})
+    assert "401" not in schema["paths"]["/api/v1/servers"]["get"]["responses"]
+    assert "503" in schema["paths"]["/api/v1/servers"]["get"]["responses"]
 
 
 def test_token_from_environment(make_client: MakeClient, monkeypatch: pytest.MonkeyPatch) -> None:
