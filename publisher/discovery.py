@@ -166,38 +166,22 @@ def component_ids(key: str) -> dict[str, str]:
     return {f"{key}_{suffix}": platform for suffix, platform in COMPONENTS.items()}
 
 
-def _iface_components(
-    info: IfaceInfo,
-    key: str,
-    *,
-    host_id: str,
-    scheme: TopicScheme,
-    rate_unit: str,
-    expire_s: int,
-) -> dict[str, dict[str, Any]]:
-    """The six components of one interface, with full (unabbreviated) keys."""
-    uid = f"{device_object_id(host_id)}_{key}"
-    sample_topic = scheme.sample(host_id, info.name)
-    alert_topic = scheme.alert(host_id, info.name)
-    fed = {"state_topic": sample_topic, "expire_after": expire_s}
-    comps: dict[str, dict[str, Any]] = {}
-    for direction in ("rx", "tx"):
-        label = direction.upper()
-        comps[f"{key}_{direction}_rate"] = {
-            **fed,
+def _traffic(name: str, direction: str, rate_unit: str) -> dict[str, dict[str, Any]]:
+    """Rate and total sensors of one direction (`rx`/`tx`), keyed by suffix."""
+    label = direction.upper()
+    return {
+        f"{direction}_rate": {
             "platform": "sensor",
-            "name": f"{info.name} {label} rate",
+            "name": f"{name} {label} rate",
             "device_class": "data_rate",
             "state_class": "measurement",
             "unit_of_measurement": rate_unit,
             "suggested_display_precision": _RATE_PRECISION[rate_unit],
             "value_template": rate_template(f"{direction}_bytes_per_sec", rate_unit),
-            "unique_id": f"{uid}_{direction}_rate",
-        }
-        comps[f"{key}_{direction}_total"] = {
-            **fed,
+        },
+        f"{direction}_total": {
             "platform": "sensor",
-            "name": f"{info.name} {label} total",
+            "name": f"{name} {label} total",
             "device_class": "data_size",
             "state_class": "total_increasing",
             "unit_of_measurement": "B",
@@ -205,21 +189,17 @@ def _iface_components(
             # The kernel counter itself: it only goes down when the interface or the
             # host is reset, which is exactly what total_increasing reads as a reset.
             "value_template": f"{{{{ value_json.{direction}_bytes }}}}",
-            "unique_id": f"{uid}_{direction}_total",
-        }
-    comps[f"{key}_link"] = {
-        **fed,
-        "platform": "binary_sensor",
-        "name": f"{info.name} link",
-        "device_class": "connectivity",
-        "value_template": "{{ 'ON' if value_json.is_up else 'OFF' }}",
-        "unique_id": f"{uid}_link",
+        },
     }
-    # Fed by the retained alert topic, which changes rarely: no expire_after here;
-    # the host's availability topic still covers a dead host.
-    comps[f"{key}_problem"] = {
+
+
+def _problem(name: str, alert_topic: str) -> dict[str, Any]:
+    """The errors/drops problem sensor, fed by the retained alert topic."""
+    # The alert topic changes rarely, so no expire_after here; the host's
+    # availability topic still covers a dead host.
+    return {
         "platform": "binary_sensor",
-        "name": f"{info.name} errors/drops",
+        "name": f"{name} errors/drops",
         "device_class": "problem",
         "state_topic": alert_topic,
         "value_template": "{{ 'ON' if value_json.active else 'OFF' }}",
@@ -229,9 +209,31 @@ def _iface_components(
             " 'errors_per_sec': value_json.errors_per_sec,"
             " 'drops_per_sec': value_json.drops_per_sec} | tojson }}"
         ),
-        "unique_id": f"{uid}_problem",
     }
-    return comps
+
+
+def _iface_components(
+    info: IfaceInfo, key: str, *, host_id: str, scheme: TopicScheme, rate_unit: str, expire_s: int
+) -> dict[str, dict[str, Any]]:
+    """The six components of one interface, with full (unabbreviated) keys."""
+    fed = {"state_topic": scheme.sample(host_id, info.name), "expire_after": expire_s}
+    by_suffix: dict[str, dict[str, Any]] = {
+        **{k: {**fed, **c} for k, c in _traffic(info.name, "rx", rate_unit).items()},
+        **{k: {**fed, **c} for k, c in _traffic(info.name, "tx", rate_unit).items()},
+        "link": {
+            **fed,
+            "platform": "binary_sensor",
+            "name": f"{info.name} link",
+            "device_class": "connectivity",
+            "value_template": "{{ 'ON' if value_json.is_up else 'OFF' }}",
+        },
+        "problem": _problem(info.name, scheme.alert(host_id, info.name)),
+    }
+    uid = f"{device_object_id(host_id)}_{key}"
+    return {
+        f"{key}_{suffix}": {**comp, "unique_id": f"{uid}_{suffix}"}
+        for suffix, comp in by_suffix.items()
+    }
 
 
 def _abbreviate(payload: Mapping[str, Any], table: Mapping[str, str]) -> dict[str, Any]:

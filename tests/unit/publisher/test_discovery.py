@@ -17,6 +17,7 @@ from publisher.discovery import (
     RATE_FACTORS,
     IfaceInfo,
     build_device_config,
+    component_ids,
     convert_rate,
     device_topic,
     encode_config,
@@ -267,3 +268,10 @@ def test_device_topic_and_encoding_are_deterministic() -> None:
     b = encode_config(build()[1])
     assert a == b
     assert json.loads(a) == build()[1]
+
+
+def test_component_ids_match_what_is_built() -> None:
+    # Removal stubs are derived from component_ids(); they must name real components.
+    _, payload = build()
+    built = {cid: c["p"] for cid, c in payload["cmps"].items() if cid.startswith("br-1a2b_")}
+    assert built == component_ids("br-1a2b")
