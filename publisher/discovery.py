@@ -256,6 +256,35 @@ def build_device_config(
     `removed_keys` are interface keys whose components are sent as `{"p": platform}`
     only, which is how device-based discovery removes a component.
     """
+    return build_keyed_config(
+        host_id,
+        version,
+        {iface_key(info, interfaces): info for info in interfaces},
+        scheme=scheme,
+        ha_prefix=ha_prefix,
+        rate_unit=rate_unit,
+        interval_s=interval_s,
+        removed_keys=removed_keys,
+    )
+
+
+def build_keyed_config(
+    host_id: str,
+    version: str,
+    interfaces: Mapping[str, IfaceInfo],
+    *,
+    scheme: TopicScheme,
+    ha_prefix: str = DEFAULT_HA_PREFIX,
+    rate_unit: str = DEFAULT_RATE_UNIT,
+    interval_s: float,
+    removed_keys: Iterable[str] = (),
+    carried: Mapping[str, Mapping[str, Any]] | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """Like build_device_config, with keys chosen by the caller (key -> interface).
+
+    `carried` are (abbreviated) components of a previous run's config, kept verbatim
+    until their interface is seen again or removed.
+    """
     if rate_unit not in RATE_FACTORS:
         raise ValueError(f"rate unit {rate_unit!r} is not one of {sorted(RATE_FACTORS)}")
     expire_s = expire_after(interval_s)
@@ -263,13 +292,14 @@ def build_device_config(
     for key in sorted(set(removed_keys)):
         for comp_id, platform in component_ids(key).items():
             components[comp_id] = {"platform": platform}
-    for info in interfaces:
-        key = iface_key(info, interfaces)
+    for comp_id, comp in (carried or {}).items():
+        components[comp_id] = expand_component(comp)
+    for key, info in interfaces.items():
         found = _iface_components(
             info, key, host_id=host_id, scheme=scheme, rate_unit=rate_unit, expire_s=expire_s
         )
         components.update(found)
-    macs = sorted({i.mac for i in interfaces if i.kind in _MAC_KINDS and i.mac})
+    macs = sorted({i.mac for i in interfaces.values() if i.kind in _MAC_KINDS and i.mac})
     device = {
         "identifiers": [device_object_id(host_id)],
         "name": host_id,
@@ -292,21 +322,54 @@ def build_device_config(
     return device_topic(host_id, ha_prefix), _abbreviate(payload, ABBREVIATIONS)
 
 
+def live_components(payload: bytes) -> dict[str, dict[str, dict[str, Any]]]:
+    """Interface key -> {component id: component} of a config we published, stubs left out.
+
+    Used to learn, after a restart, which interfaces a previous run had announced.
+    Anything unreadable yields nothing: it only means less cleanup.
+    """
+    try:
+        config = json.loads(payload)
+        comps = config[ABBREVIATIONS["components"]]
+    except (ValueError, TypeError, KeyError):
+        return {}
+    found: dict[str, dict[str, dict[str, Any]]] = {}
+    if not isinstance(comps, dict):
+        return found
+    for comp_id, comp in comps.items():
+        key = component_key(comp_id)
+        if key is not None and isinstance(comp, dict) and len(comp) > 1:
+            found.setdefault(key, {})[comp_id] = comp
+    return found
+
+
+def component_key(comp_id: str) -> str | None:
+    """The interface key of one of our component ids, or None if it is not one."""
+    for suffix in COMPONENTS:
+        if comp_id.endswith("_" + suffix) and len(comp_id) > len(suffix) + 1:
+            return comp_id[: -len(suffix) - 1]
+    return None
+
+
 def encode_config(payload: Mapping[str, Any]) -> bytes:
     """Compact, deterministic JSON bytes of a discovery payload."""
     return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
+_FULL = {v: k for k, v in ABBREVIATIONS.items()}
+_DEVICE_FULL = {v: k for k, v in DEVICE_ABBREVIATIONS.items()}
+
+
+def expand_component(component: Mapping[str, Any]) -> dict[str, Any]:
+    """Undo ABBREVIATIONS in one component."""
+    return {_FULL.get(k, k): v for k, v in component.items()}
+
+
 def expand_abbreviations(payload: Mapping[str, Any]) -> dict[str, Any]:
     """Undo ABBREVIATIONS the way Home Assistant does (used by tests and tools)."""
-    full = {v: k for k, v in ABBREVIATIONS.items()}
-    dev_full = {v: k for k, v in DEVICE_ABBREVIATIONS.items()}
-    out = {full.get(k, k): v for k, v in payload.items()}
+    out = {_FULL.get(k, k): v for k, v in payload.items()}
     if isinstance(out.get("device"), Mapping):
-        out["device"] = {dev_full.get(k, k): v for k, v in out["device"].items()}
+        out["device"] = {_DEVICE_FULL.get(k, k): v for k, v in out["device"].items()}
     if isinstance(out.get("components"), Mapping):
-        out["components"] = {
-            cid: {full.get(k, k): v for k, v in comp.items()}
-            for cid, comp in out["components"].items()
-        }
+        out["components"] = {cid: expand_component(comp) for cid, comp in out["components"].items()}
     return out

@@ -7,19 +7,23 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from publisher.discovery import (
     DEFAULT_HA_PREFIX,
     DEFAULT_RATE_UNIT,
     RATE_FACTORS,
     IfaceInfo,
-    build_device_config,
+    build_keyed_config,
+    device_topic,
     encode_config,
     iface_key,
+    live_components,
 )
 from schemas import TopicScheme
 
 Publish = Callable[[str, bytes, bool], None]
+Components = dict[str, dict[str, Any]]
 CallLater = Callable[[float, Callable[[], None]], object]
 
 HA_ONLINE = b"online"
@@ -80,16 +84,27 @@ class HomeAssistantDiscovery:
         self._call_later = call_later
         self._jitter = jitter
         self._lock = threading.Lock()
+        self._status_topic = f"{self._settings.ha_prefix}/status"
+        self._config_topic = device_topic(host_id, self._settings.ha_prefix)
         self._known: dict[str, IfaceInfo] = {}  # key -> latest info
-        self._last_seen: dict[str, float] = {}  # key -> clock time
+        self._carried: dict[str, Components] = {}  # key -> a previous run's components
+        self._last_seen: dict[str, float] = {}  # key (known or carried) -> clock time
         self._pending_removal: set[str] = set()
+        self._learned = False  # the previous run's retained config was read
         self._last: tuple[str, bytes] | None = None  # (topic, payload) last published
         self._last_shape: bytes | None = None  # the config without removal stubs
         self._republish_pending = False
 
     def topics_to_subscribe(self) -> list[str]:
-        """Topics the publisher must subscribe to and route to `on_ha_status`."""
-        return [f"{self._settings.ha_prefix}/status"]
+        """Topics to subscribe to (QoS 1) on every connect; route them to `on_message`."""
+        return [self._status_topic, self._config_topic]
+
+    def on_message(self, topic: str, payload: bytes) -> None:
+        """Handle a message on one of `topics_to_subscribe()`."""
+        if topic == self._status_topic:
+            self.on_ha_status(payload)
+        elif topic == self._config_topic:
+            self.on_previous_config(payload)
 
     def on_connect(self) -> None:
         """Re-publish the last config (the broker may have lost its retained copy)."""
@@ -107,6 +122,24 @@ class HomeAssistantDiscovery:
         delay = self._jitter(0.0, self._settings.birth_jitter_s)
         self._call_later(delay, self._jittered_republish)
 
+    def on_previous_config(self, payload: bytes, now: float | None = None) -> None:
+        """Adopt the interfaces a previous run announced (the retained config).
+
+        They are kept as they were until seen again, or removed once missing for
+        `gone_after_s` from now, so a restart does not leave orphaned entities.
+        Only the first message counts: later ones are this run's own echoes.
+        """
+        now = self._clock() if now is None else now
+        with self._lock:
+            if self._learned:
+                return
+            self._learned = True
+            for key, comps in live_components(payload).items():
+                if key not in self._known:
+                    self._carried[key] = comps
+                    self._last_seen[key] = now
+            self._publish_if_changed()
+
     def on_samples(self, infos: Sequence[IfaceInfo], now: float | None = None) -> None:
         """Record one collection cycle (all interfaces); publish if the config changed.
 
@@ -116,20 +149,31 @@ class HomeAssistantDiscovery:
         now = self._clock() if now is None else now
         with self._lock:
             current = {iface_key(info, infos): info for info in infos}
-            names = {info.name for info in infos}
             for key, info in current.items():
                 self._known[key] = info
                 self._last_seen[key] = now
+                self._carried.pop(key, None)
                 self._pending_removal.discard(key)
+            retired = self._superseded(current)
             for key, seen in list(self._last_seen.items()):
-                if key in current:
-                    continue
-                # A name now reported under another key (its MAC became shared, say)
-                # would show twice: retire the old key at once.
-                if self._known[key].name in names or now - seen > self._settings.gone_after_s:
-                    del self._last_seen[key], self._known[key]
+                if key in retired or now - seen > self._settings.gone_after_s:
+                    del self._last_seen[key]
+                    self._known.pop(key, None)
+                    self._carried.pop(key, None)
                     self._pending_removal.add(key)
             self._publish_if_changed()
+
+    def _superseded(self, current: dict[str, IfaceInfo]) -> set[str]:
+        """Old keys of interfaces now reported under another key (lock held)."""
+        # Without this, an interface whose key changed (its MAC became shared, or a
+        # previous run keyed it differently) would show twice until gone_after_s.
+        names = {info.name for info in current.values()}
+        topics = {self._scheme.sample(self._host, name) for name in names}
+        old = {k for k, info in self._known.items() if k not in current and info.name in names}
+        for key, comps in self._carried.items():
+            if any(c.get("stat_t") in topics for c in comps.values()):
+                old.add(key)
+        return old
 
     def known_keys(self) -> list[str]:
         """Interface keys currently in the device config (for logs and tests)."""
@@ -137,11 +181,12 @@ class HomeAssistantDiscovery:
             return sorted(self._known)
 
     def _build(self, removed: set[str]) -> tuple[str, bytes]:
-        infos = [self._known[k] for k in sorted(self._known)]
-        topic, payload = build_device_config(
+        carried = {cid: c for comps in self._carried.values() for cid, c in comps.items()}
+        topic, payload = build_keyed_config(
             self._host,
             self._version,
-            infos,
+            self._known,
+            carried=carried,
             scheme=self._scheme,
             ha_prefix=self._settings.ha_prefix,
             rate_unit=self._settings.rate_unit,

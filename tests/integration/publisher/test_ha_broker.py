@@ -15,7 +15,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from publisher.alerts import AlertEvaluator, AlertPublisher, Thresholds
-from publisher.discovery import IfaceInfo, device_topic
+from publisher.discovery import IfaceInfo, component_ids, device_topic, sanitize_id
 from publisher.ha import HaSettings, HomeAssistantDiscovery
 from schemas import AlertState, InterfaceKind, TopicScheme, decode
 from tests.factories import sample
@@ -90,8 +90,10 @@ class Publisher:
         subscribed = threading.Event()
         self.client.on_subscribe = lambda *a: subscribed.set()
         self.client.on_connect = self._on_connect
-        self.client.message_callback_add(
-            f"{settings.ha_prefix}/status", lambda c, u, m: self.ha.on_ha_status(m.payload)
+        self.received: list[str] = []
+        self.client.on_message = lambda c, u, m: (
+            self.ha.on_message(m.topic, m.payload),
+            self.received.append(m.topic),
         )
         self.client.connect(broker.host, broker.port)
         self.client.loop_start()
@@ -198,6 +200,38 @@ def test_gone_interface_is_removed(
         late.close()
     assert retained.retain
     assert json.loads(retained.payload)["cmps"] == cmps
+
+
+def test_restart_adopts_and_then_removes_the_previous_runs_interfaces(
+    mosquitto: Mosquitto, publisher: Publisher, topic_prefix: str, ha_prefix: str
+) -> None:
+    topic = device_topic("h1", ha_prefix)
+    publisher.ha.on_samples([ETH0, WG])
+    publisher.flush()
+    publisher.close()
+
+    # The next run: wg+vpn vanished while the publisher was down.
+    settings = HaSettings(ha_prefix=ha_prefix, gone_after_s=0.3, birth_jitter_s=0.05)
+    second = Publisher(mosquitto, TopicScheme(topic_prefix), settings)
+    listener = Listener(mosquitto, topic)
+    try:
+        assert listener.next(topic).retain
+        deadline = time.monotonic() + WAIT_S
+        while topic not in second.received:
+            assert time.monotonic() < deadline, "the retained config never reached the publisher"
+            time.sleep(0.01)
+        second.ha.on_samples([ETH0])
+        kept = json.loads(listener.next(topic).payload)["cmps"]
+        assert "uniq_id" in kept[f"{sanitize_id('wg+vpn')}_link"]  # carried over, for now
+        time.sleep(0.4)  # longer than gone_after_s
+        second.ha.on_samples([ETH0])
+        cmps = json.loads(listener.next(topic).payload)["cmps"]
+    finally:
+        listener.close()
+        second.close()
+    assert {cid: c for cid, c in cmps.items() if cid.startswith("wg_vpn_")} == {
+        cid: {"p": p} for cid, p in component_ids(sanitize_id("wg+vpn")).items()
+    }
 
 
 def test_alert_changes_are_retained(mosquitto: Mosquitto, topic_prefix: str) -> None:

@@ -48,8 +48,8 @@ class Harness:
             fn()
 
 
-def test_subscribes_to_ha_status() -> None:
-    assert Harness().ha.topics_to_subscribe() == ["ha/status"]
+def test_subscribes_to_ha_status_and_its_own_config() -> None:
+    assert Harness().ha.topics_to_subscribe() == ["ha/status", TOPIC]
 
 
 def test_nothing_published_before_any_interface() -> None:
@@ -175,3 +175,75 @@ def test_thread_call_later_runs_once() -> None:
     timer = thread_call_later(0.01, done.set)
     assert done.wait(5), "timer never fired"
     timer.join(5)
+
+
+def previous_run(*infos: IfaceInfo) -> bytes:
+    """The retained config a previous run left for `infos`."""
+    h = Harness()
+    h.ha.on_samples(list(infos))
+    return h.sent[-1][1]
+
+
+def test_previous_run_interfaces_are_carried_then_removed() -> None:
+    h = Harness()
+    h.ha.on_message(TOPIC, previous_run(ETH0, WG))
+    assert h.sent == []  # nothing of this run known yet
+    h.ha.on_samples([ETH0])
+    (config,) = h.configs()
+    assert config == json.loads(previous_run(ETH0, WG))  # wg0 kept as it was
+    h.now += 30
+    h.ha.on_samples([ETH0])
+    assert len(h.sent) == 1
+    h.now += 31  # 61 s after the previous config was read
+    h.ha.on_samples([ETH0])
+    cmps = h.configs()[-1]["cmps"]
+    assert cmps["wg0_link"] == {"p": "binary_sensor"}
+    assert "uniq_id" in cmps["mac_525400123456_link"]
+
+
+def test_previous_run_interface_seen_again_is_rebuilt() -> None:
+    h = Harness(rate_unit="kB/s")
+    h.ha.on_message(TOPIC, previous_run(ETH0, WG))  # built with Mbit/s
+    h.ha.on_samples([ETH0, WG])
+    cmps = h.configs()[-1]["cmps"]
+    assert cmps["wg0_rx_rate"]["unit_of_meas"] == "kB/s"
+    h.now += 61
+    h.ha.on_samples([ETH0, WG])
+    assert len(h.sent) == 1
+
+
+def test_previous_run_key_superseded_by_the_same_interface_is_retired() -> None:
+    h = Harness()
+    # The previous run keyed eth0 by name (it shared its MAC with eth1 then).
+    twin = IfaceInfo("eth1", ETH0.mac, InterfaceKind.ETHERNET)
+    h.ha.on_message(TOPIC, previous_run(ETH0, twin))
+    h.ha.on_samples([ETH0])
+    cmps = h.configs()[-1]["cmps"]
+    assert cmps["eth0_link"] == {"p": "binary_sensor"}  # eth0 is now keyed by MAC
+    assert "uniq_id" in cmps["mac_525400123456_link"]
+    assert "uniq_id" in cmps["eth1_link"]  # eth1 is simply missing: kept for now
+
+
+def test_only_the_first_config_message_counts_and_garbage_is_ignored() -> None:
+    h = Harness()
+    h.ha.on_message(TOPIC, b"not json")
+    h.ha.on_message(TOPIC, previous_run(ETH0, WG))  # an echo: ignored
+    h.ha.on_samples([ETH0])
+    assert not any(c.startswith("wg0_") for c in h.configs()[-1]["cmps"])
+    h2 = Harness()
+    h2.ha.on_message(TOPIC, b'{"cmps": {"x_link": {"p": "binary_sensor"}, "junk": {"a": 1}}}')
+    h2.ha.on_samples([ETH0])
+    assert h2.ha.known_keys() == ["mac_525400123456"]
+    assert set(h2.configs()[-1]["cmps"]) == set(previous_run_ids(ETH0))
+
+
+def previous_run_ids(*infos: IfaceInfo) -> list[str]:
+    return list(json.loads(previous_run(*infos))["cmps"])
+
+
+def test_on_message_routes_ha_status() -> None:
+    h = Harness()
+    h.ha.on_samples([ETH0])
+    h.ha.on_message("ha/status", b"online")
+    h.ha.on_message("other/topic", b"online")
+    assert len(h.timers) == 1
