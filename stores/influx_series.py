@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from stores.base import Bucket, SeriesResult
 from stores.influx_http import InfluxHttp
 from stores.influx_lp import duration_literal, from_ms, tag_iface, time_literal, to_ms, untag_iface
-from stores.influx_read import all_series, bucket_from_row, buckets_query, rows
-from stores.influx_schema import LEVEL_STEP, RESAMPLE_FOR, RP_1H, RP_1M, Layout
+from stores.influx_read import Row, all_series, bucket_from_row, buckets_query, rows
+from stores.influx_schema import LEVEL_STEP, RESAMPLE_FOR, ROLLUP_FIELDS, RP_1H, RP_1M, Layout
 
 
 def rollup_level(layout: Layout, step: timedelta) -> str | None:
@@ -21,20 +21,54 @@ def rollup_level(layout: Layout, step: timedelta) -> str | None:
     return None
 
 
-def rollup_cutoff(level: str, now: datetime, step: timedelta) -> datetime:
-    """Buckets before this (step-aligned) time are final in the rollup; later ones read raw."""
-    step_ms = step // timedelta(milliseconds=1)
-    return from_ms(to_ms(now - RESAMPLE_FOR[level]) // step_ms * step_ms)
+def _floor(ts: datetime, unit: timedelta) -> datetime:
+    unit_ms = unit // timedelta(milliseconds=1)
+    return from_ms(to_ms(ts) // unit_ms * unit_ms)
+
+
+def _ceil(ts: datetime, unit: timedelta) -> datetime:
+    floor = _floor(ts, unit)
+    return floor if floor == ts else floor + unit
+
+
+def rollup_span(
+    level: str, now: datetime, start: datetime, end: datetime
+) -> tuple[datetime, datetime] | None:
+    """The part of [start, end) the rollup answers: whole rollup buckets that are final.
+
+    Partial buckets at the edges and the recent tail the CQ may still rewrite are read raw.
+    """
+    unit = LEVEL_STEP[level]
+    lo = _ceil(start, unit)
+    hi = min(_floor(end, unit), _floor(now - RESAMPLE_FOR[level], unit))
+    return (lo, hi) if lo < hi else None
 
 
 def _bounds(start: datetime, end: datetime) -> str:
     return f"time >= {time_literal(start)} AND time < {time_literal(end)}"
 
 
-def _read(http: InfluxHttp, layout: Layout, query: str, into: dict[str, list[Bucket]]) -> None:
+Key = tuple[str, int]
+_MAX_FIELDS = frozenset(name for name, _, _ in ROLLUP_FIELDS if name.endswith("_max"))
+
+
+def _merge(a: Row, b: Row) -> Row:
+    """Two aggregate rows of the same bucket (rollup part + raw edge) → one."""
+    out = dict(a)
+    for name, _, _ in ROLLUP_FIELDS:
+        x, y = a.get(name), b.get(name)
+        if x is None or y is None:
+            out[name] = y if x is None else x
+        else:
+            out[name] = max(x, y) if name in _MAX_FIELDS else x + y
+    return out
+
+
+def _read(http: InfluxHttp, layout: Layout, query: str, into: dict[Key, Row]) -> None:
     for series in all_series(http.query(query, db=layout.db, rp=layout.rp)):
         for row in rows(series):
-            into.setdefault(untag_iface(row["interface"]), []).append(bucket_from_row(row))
+            key = (row["interface"], row["time"])
+            into[key] = _merge(into[key], row) if key in into else row
 
 
 def host_total(per_iface: dict[str, list[Bucket]]) -> list[Bucket]:
@@ -82,19 +116,20 @@ def read_series(
     tag = tag_iface(iface) if iface is not None else None
     group = duration_literal(step)
     level = rollup_level(layout, step)
+    span = rollup_span(level, now, start, end) if level is not None else None
+    raw_parts = [(start, end)]
+    merged: dict[Key, Row] = {}
+    if level is not None and span is not None:
+        q = buckets_query(layout.rollup(level), False, host, tag, _bounds(*span), group)
+        _read(http, layout, q, merged)
+        raw_parts = [(start, span[0]), (span[1], end)]
+    for lo, hi in raw_parts:
+        if lo < hi:
+            q = buckets_query(layout.raw(), True, host, tag, _bounds(lo, hi), group)
+            _read(http, layout, q, merged)
     per_iface: dict[str, list[Bucket]] = {}
-    split = start
-    if level is not None:
-        split = min(max(rollup_cutoff(level, now, step), start), end)
-        if split > start:
-            source = layout.rollup(level)
-            q = buckets_query(source, False, host, tag, _bounds(start, split), group)
-            _read(http, layout, q, per_iface)
-    if split < end:
-        q = buckets_query(layout.raw(), True, host, tag, _bounds(split, end), group)
-        _read(http, layout, q, per_iface)
-    for buckets in per_iface.values():
-        buckets.sort(key=lambda b: b.start)
+    for (tag_value, _), row in sorted(merged.items()):
+        per_iface.setdefault(untag_iface(tag_value), []).append(bucket_from_row(row))
     if iface is not None:
         return SeriesResult(total=per_iface.get(iface, []))
     return SeriesResult(total=host_total(per_iface), interfaces=dict(sorted(per_iface.items())))
