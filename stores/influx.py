@@ -174,9 +174,18 @@ class InfluxStore:
     def latest(self, host_id: str) -> list[InterfaceSample]:
         """The newest sample of each interface of a host, ordered by interface name."""
         layout = self._ready().layout
-        result = self._http.query(latest_query(layout, host_id), db=layout.db, rp=layout.rp)
-        found = [sample_from_row(row) for s in all_series(result) for row in rows(s)]
-        return sorted(found, key=lambda s: s.iface)
+        seen = self._http.query(last_seen_query(layout, host_id), db=layout.db, rp=layout.rp)
+        newest = {row["interface"]: row["time"] for s in all_series(seen) for row in rows(s)}
+        if not newest:
+            return []
+        q = latest_query(layout, host_id, newest)
+        result = self._http.query(q, db=layout.db, rp=layout.rp)
+        # A statement may match two points if an interface changed kind at that instant.
+        found: dict[str, InterfaceSample] = {}
+        for series in all_series(result):
+            for row in rows(series):
+                found.setdefault(row["interface"], sample_from_row(row))
+        return sorted(found.values(), key=lambda s: s.iface)
 
     def series(
         self, host_id: str, iface: str | None, start: datetime, end: datetime, step: timedelta

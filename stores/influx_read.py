@@ -75,10 +75,15 @@ def sample_from_row(row: Row) -> InterfaceSample:
     return InterfaceSample.model_validate(fields, strict=False)
 
 
-def latest_query(layout: Layout, host: str) -> str:
-    """Newest point of each interface of a host (one row per series, whole points)."""
-    return (
-        f'SELECT * FROM {layout.raw()}{where(host)} GROUP BY "interface" ORDER BY time DESC LIMIT 1'
+def latest_query(layout: Layout, host: str, newest: dict[str, int]) -> str:
+    """One statement per interface: the whole point at its newest time (from last_seen_query).
+
+    Why two steps: last() is answered from block metadata, while ORDER BY time DESC LIMIT 1
+    scans the series (258 ms vs 12 ms for a week of 10 s samples on 1.6.7).
+    """
+    return "; ".join(
+        f"SELECT * FROM {layout.raw()}{where(host, tag, f'time = {ms}ms')} LIMIT 1"
+        for tag, ms in sorted(newest.items())
     )
 
 
