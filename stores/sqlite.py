@@ -194,8 +194,9 @@ class SqliteStore:
     def maintain(self, now: datetime, budget: timedelta = timedelta(seconds=0.5)) -> None:
         """Roll up stale hours, then purge expired rows, in short transactions within a budget."""
         deadline = time.monotonic() + budget.total_seconds()
-        while time.monotonic() < deadline:
-            if self._write(lambda conn: rollup_hours(conn, 500)) < 500:
+        # Each kind of work gets at least one slice, even when the budget is spent.
+        while self._write(lambda conn: rollup_hours(conn, 500)) == 500:
+            if time.monotonic() >= deadline:
                 break
         now_ms, keep = to_ms(now), self.options.retention
         jobs: list[Callable[[sqlite3.Connection], bool]] = [
@@ -204,7 +205,7 @@ class SqliteStore:
             lambda conn: purge_rollup(conn, "h1", now_ms - keep.h1_ms, 30 * DAY_MS),
         ]
         for job in jobs:
-            while time.monotonic() < deadline and not self._write(job):
+            while not self._write(job) and time.monotonic() < deadline:
                 pass
 
     def backlog(self) -> int:
@@ -290,6 +291,6 @@ def _stream(
             for row in rows:
                 found = names.get(row[1])
                 if found is not None:
-                    yield from_row(found[0], found[1], metas[row[4]], row)
+                    yield from_row(found[0], found[1], metas[row[18]], row)
     finally:
         conn.close()
