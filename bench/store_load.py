@@ -23,50 +23,56 @@ from stores.steps import PERIODS, choose_step
 INTERVAL = 10
 
 
+_FIELDS_SET = frozenset(InterfaceSample.model_fields)
+_DELTAS: dict[tuple[int, int], Deltas] = {}
+
+
 def fake_sample(host: str, iface: str, ts: datetime, n: int) -> InterfaceSample:
-    """A realistic sample without validation cost (the ingestor has validated already)."""
+    """A realistic sample built without validation (the ingestor has validated already).
+
+    Even model_construct() costs ~20 us; filling __dict__ directly keeps generation from
+    dominating a 12-million-sample run.
+    """
     rx, tx = 12_000 + n % 977, 3_000 + n % 211
-    return InterfaceSample.model_construct(
-        v=1,
-        host=host,
-        iface=iface,
-        ts=ts,
-        seq=n,
-        boot_id="0f2c7b1e-5b0c-4e8a-9d0e-1c2b3a4d5e6f",
-        interval_s=float(INTERVAL),
-        rx_bytes=10**9 + n * rx,
-        tx_bytes=10**9 + n * tx,
-        rx_packets=n * 10,
-        tx_packets=n * 5,
-        rx_errors=0,
-        tx_errors=0,
-        rx_dropped=n // 1000,
-        tx_dropped=0,
-        multicast=0,
-        collisions=0,
-        delta=Deltas.model_construct(
-            rx_bytes=rx,
-            tx_bytes=tx,
-            rx_packets=10,
-            tx_packets=5,
-            rx_errors=0,
-            tx_errors=0,
-            rx_dropped=0,
-            tx_dropped=0,
-            multicast=0,
-            collisions=0,
-        ),
-        rx_bytes_per_sec=rx / INTERVAL,
-        tx_bytes_per_sec=tx / INTERVAL,
-        rx_packets_per_sec=1.0,
-        tx_packets_per_sec=0.5,
-        is_up=True,
-        oper_state=OperState.UP,
-        speed_mbps=1000,
-        mtu=1500,
-        mac="52:54:00:12:34:56",
-        kind=InterfaceKind.ETHERNET,
-    )
+    delta = _DELTAS.get((rx, tx))
+    if delta is None:
+        delta = _DELTAS[(rx, tx)] = Deltas(rx_bytes=rx, tx_bytes=tx, rx_packets=10, tx_packets=5)
+    obj = InterfaceSample.__new__(InterfaceSample)
+    fields = {
+        "v": 1,
+        "host": host,
+        "iface": iface,
+        "ts": ts,
+        "seq": n,
+        "boot_id": "0f2c7b1e-5b0c-4e8a-9d0e-1c2b3a4d5e6f",
+        "interval_s": float(INTERVAL),
+        "rx_bytes": 10**9 + n * rx,
+        "tx_bytes": 10**9 + n * tx,
+        "rx_packets": n * 10,
+        "tx_packets": n * 5,
+        "rx_errors": 0,
+        "tx_errors": 0,
+        "rx_dropped": n // 1000,
+        "tx_dropped": 0,
+        "multicast": 0,
+        "collisions": 0,
+        "delta": delta,
+        "rx_bytes_per_sec": rx / INTERVAL,
+        "tx_bytes_per_sec": tx / INTERVAL,
+        "rx_packets_per_sec": 1.0,
+        "tx_packets_per_sec": 0.5,
+        "is_up": True,
+        "oper_state": OperState.UP,
+        "speed_mbps": 1000,
+        "mtu": 1500,
+        "mac": "52:54:00:12:34:56",
+        "kind": InterfaceKind.ETHERNET,
+    }
+    object.__setattr__(obj, "__dict__", fields)
+    object.__setattr__(obj, "__pydantic_fields_set__", _FIELDS_SET)
+    object.__setattr__(obj, "__pydantic_extra__", None)
+    object.__setattr__(obj, "__pydantic_private__", None)
+    return obj
 
 
 def batches(

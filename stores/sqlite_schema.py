@@ -96,21 +96,28 @@ MIGRATIONS: tuple[str, ...] = (_V1,)
 VERSION = len(MIGRATIONS)
 
 
+def _version(conn: sqlite3.Connection) -> int:
+    found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if found > VERSION:
+        raise UnsupportedSchema(
+            f"database schema version {found} is newer than this ifpulse supports "
+            f"({VERSION}); upgrade ifpulse or use another database file"
+        )
+    return found
+
+
 def migrate(conn: sqlite3.Connection) -> None:
     """Bring the schema up to VERSION; refuse a database written by a newer ifpulse."""
+    # Readers (the api) open an up-to-date database without taking the write lock.
+    if _version(conn) == VERSION:
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
-        found = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        if found > VERSION:
-            raise UnsupportedSchema(
-                f"database schema version {found} is newer than this ifpulse supports "
-                f"({VERSION}); upgrade ifpulse or use another database file"
-            )
-        for version in range(found, VERSION):
+        for version in range(_version(conn), VERSION):
             for statement in MIGRATIONS[version].split(";"):
                 if statement.strip():
                     conn.execute(statement)
-            # PRAGMA takes no bound parameters; VERSION is our own integer.
+            # PRAGMA takes no bound parameters; the version is our own integer.
             conn.execute(f"PRAGMA user_version = {version + 1:d}")
         conn.execute("COMMIT")
     except BaseException:

@@ -136,3 +136,19 @@ def test_counters_beyond_signed_64_bits(store: SqliteStore) -> None:
     store.write_batch([big])
     assert list(store.samples(HOST, "eth0", at(0), at(10))) == [big]
     assert store.latest(HOST) == [big]
+
+
+def test_readers_open_and_read_while_a_writer_holds_the_lock(store: SqliteStore, db: Path) -> None:
+    store.write_batch([s(0)])
+    writer = sqlite3.connect(db, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        reader = SqliteStore.from_url(f"sqlite:///{db}?busy_timeout=1s")
+        try:
+            assert reader.latest(HOST) == [s(0)]
+            assert len(list(reader.samples(HOST, None, at(0), at(10)))) == 1
+        finally:
+            reader.close()
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
