@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from schemas import AlertState, HostStatus, InterfaceSample
 from stores.buckets import MINUTE_MS, to_ms
@@ -61,23 +62,26 @@ def write_samples(
     series, meta = ids.series, ids.meta
     rows = []
     newest: dict[int, tuple[int, InterfaceSample]] = {}
+    touched: dict[int, set[int]] = defaultdict(set)
+    # A batch holds few distinct times (every interface of a host shares one), so cache them.
+    times: dict[datetime, int] = {}
     for s in samples:
         sid = series[(s.host, s.iface)]
-        ms = to_ms(s.ts)
+        ms = times.get(s.ts)
+        if ms is None:
+            ms = times[s.ts] = to_ms(s.ts)
         if ms >= newest.get(sid, _NONE)[0]:
             newest[sid] = (ms, s)
         if ms < oldest:
             continue
         key = meta_key(s)
         rows.append(to_row(s, ms, sid, meta.get(key) or ids.meta_id(conn, key)))
+        touched[ms - ms % MINUTE_MS].add(sid)
     try:
         conn.executemany(INSERT_RAW, rows)
     except OverflowError:
         # Counters of 2**63 and more do not fit SQLite's INTEGER; rare, so only then encode.
         conn.executemany(INSERT_RAW, [encode_row(r) for r in rows])
-    touched: dict[int, set[int]] = defaultdict(set)
-    for r in rows:
-        touched[r[0] - r[0] % MINUTE_MS].add(r[1])
     recompute_minutes(conn, touched)
     mark_hours(conn, touched)
     conn.executemany(
