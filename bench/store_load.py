@@ -96,19 +96,24 @@ def load(store: Store, args: argparse.Namespace, end: datetime) -> None:
     steps = args.days * 86400 // INTERVAL
     start = end - timedelta(seconds=steps * INTERVAL)
     rows, write_s, maint_s, t0 = 0, 0.0, 0.0, time.perf_counter()
+    slowest_write = slowest_maint = 0.0
     for n, batch in enumerate(batches(start, steps, args.hosts, args.ifaces, args.batch)):
         w0 = time.perf_counter()
         store.write_batch(batch)
         w1 = time.perf_counter()
         if n % args.maintain_every == 0:
             store.maintain(start + (batch[-1].ts - start))
+        w2 = time.perf_counter()
         write_s += w1 - w0
-        maint_s += time.perf_counter() - w1
+        maint_s += w2 - w1
+        slowest_write, slowest_maint = max(slowest_write, w1 - w0), max(slowest_maint, w2 - w1)
         rows += len(batch)
     wall = time.perf_counter() - t0
     print(f"rows            {rows:,}")
     print(f"write_batch     {write_s:.1f} s  ({rows / write_s:,.0f} rows/s)")
     print(f"maintain        {maint_s:.1f} s (during load)")
+    slow_w, slow_m = slowest_write * 1000, slowest_maint * 1000
+    print(f"slowest call    write_batch {slow_w:.0f} ms, maintain {slow_m:.0f} ms")
     print(f"store total     {write_s + maint_s:.1f} s  ({rows / (write_s + maint_s):,.0f} rows/s)")
     print(f"wall incl. gen  {wall:.1f} s")
     t1 = time.perf_counter()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -91,6 +92,7 @@ def test_another_process_reads_while_this_one_writes(store: SqliteStore, db: Pat
         text=True,
         timeout=60,
         check=True,
+        cwd=Path(__file__).parents[3],  # the repo root, so `tests` imports
     )
     assert reader.stdout.split() == ["1", "10"]
     store.write_batch([s(600)])  # the writer is not blocked by the reader having been there
@@ -152,3 +154,33 @@ def test_readers_open_and_read_while_a_writer_holds_the_lock(store: SqliteStore,
     finally:
         writer.execute("ROLLBACK")
         writer.close()
+
+
+def test_threads_share_one_store(store: SqliteStore) -> None:
+    errors: list[BaseException] = []
+
+    def write(iface: str) -> None:
+        try:
+            for t in range(0, 600, 10):
+                store.write_batch([s(t, iface)])
+        except BaseException as exc:  # handed to the main thread
+            errors.append(exc)
+
+    def read() -> None:
+        try:
+            for _ in range(100):
+                store.series(HOST, None, at(0), at(600), MINUTE)
+                list(store.samples(HOST, None, at(0), at(600)))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(f"eth{i}",)) for i in range(3)]
+    threads.append(threading.Thread(target=read))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    result = store.series(HOST, None, at(0), at(600), MINUTE)
+    assert sorted(result.interfaces) == ["eth0", "eth1", "eth2"]
+    assert sum(b.rx_bytes for b in result.total) == 3 * 60 * 1000
