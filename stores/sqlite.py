@@ -7,6 +7,12 @@ URL forms (see stores/sqlite_url.py):
 Parent directories are created. Series with a step that is a multiple of 1 h read hourly
 rollups, a multiple of 1 min minute rollups, anything else raw samples; unaligned edges of the
 range come from the next finer table, so every step gives the same totals.
+
+Minute rollups are recomputed from raw rows inside write_batch (redelivery cannot count twice);
+hourly ones are marked stale and redone by maintain(), and queries read stale hours from the
+minute rollups meanwhile. Past a table's retention its rows are gone: edges of a range older
+than raw retention lose their sub-minute part, and samples arriving older than raw retention
+update latest and the registry but not history.
 """
 
 from __future__ import annotations
