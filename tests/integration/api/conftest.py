@@ -12,23 +12,13 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import ApiSettings
 from stores import Store, open_store
-from stores.influx import InfluxStore
 from tests.services.influxd import Influxd
 
 # Times relative to the real clock: real stores apply retention against it.
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 
-# While stores/influx.py is a placeholder its runs are expected to fail; they start
-# counting by themselves the moment the real InfluxStore lands.
-_INFLUX = pytest.param(
-    "influx",
-    marks=[pytest.mark.xfail(raises=NotImplementedError, strict=False)]
-    if not hasattr(InfluxStore, "write_batch")
-    else [],
-)
 
-
-@pytest.fixture(params=["sqlite", _INFLUX])
+@pytest.fixture(params=["sqlite", "influx"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path, unique: str) -> str:
     """The URL of a fresh, empty store of each kind."""
     if request.param == "sqlite":
