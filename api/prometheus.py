@@ -65,8 +65,14 @@ class StoreCollector(Collector):
             "Time the host was last heard from.",
             labels=["host"],
         )
+        spool_dropped = CounterMetricFamily(
+            "ifpulse_host_spool_dropped_total",
+            "Samples the publisher dropped because its spool was full (since it started).",
+            labels=["host"],
+        )
         for host in self._store.hosts():
             host_up.add_metric([host.id], 1.0 if self._is_online(host) else 0.0)
+            spool_dropped.add_metric([host.id], float(host.spool_dropped))
             if host.last_seen is not None:
                 host_seen.add_metric([host.id], _epoch(host.last_seen))
             for sample in self._store.latest(host.id):
@@ -75,7 +81,7 @@ class StoreCollector(Collector):
                     counters[name].add_metric(labels, float(getattr(sample, field)))
                 self._gauges(sample, labels, up, speed, mtu, seen)
         yield from counters.values()
-        yield from (up, speed, mtu, seen, host_up, host_seen)
+        yield from (up, speed, mtu, seen, host_up, host_seen, spool_dropped)
 
     @staticmethod
     def _gauges(

@@ -49,7 +49,8 @@ class ApiSettings(BaseSettings):
         if self.api_token is not None and self.api_token.get_secret_value():
             return self.api_token.get_secret_value()
         if self.api_token_file is not None:
-            value = self.api_token_file.read_text(encoding="utf-8").strip()
+            lines = self.api_token_file.read_text(encoding="utf-8").strip().splitlines()
+            value = lines[0].strip() if lines else ""
             if not value:
                 raise ValueError(f"API token file {self.api_token_file} is empty")
             return value

@@ -29,7 +29,7 @@ def test_metrics_carry_every_interface(store: FakeStore, client: TestClient) -> 
     ts = NOW - timedelta(seconds=5)
     store.write_batch(
         [
-            status("h1"),
+            status("h1", spool_dropped=12),
             sample("h1", "eth0", ts=ts, rx_bytes=2**64 - 1, rx_errors=7, collisions=3),
             sample("h1", "wg+1", ts=ts, is_up=False, speed_mbps=None, kind="tunnel"),
             status("h2", state="offline", ts=None),
@@ -57,6 +57,8 @@ def test_metrics_carry_every_interface(store: FakeStore, client: TestClient) -> 
     seen = fams["ifpulse_interface_last_seen_timestamp_seconds"]
     assert {v for _, v in seen} == {ts.timestamp()}
     assert "ifpulse_interface_mtu_bytes" in fams
+    dropped = {lbl["host"]: v for lbl, v in fams["ifpulse_host_spool_dropped"]}
+    assert dropped == {"h1": 12.0, "h2": 0.0}
 
 
 def test_metrics_counter_names_follow_prometheus_rules() -> None:
@@ -106,7 +108,7 @@ API_PATHS = ["/api/v1/servers", "/api/v1/alerts", "/api/v1/traffic/summary"]
 
 def test_token_guards_every_api_route(make_client: MakeClient, tmp_path: Path) -> None:
     token_file = tmp_path / "token"
-    token_file.write_text("s3cret-token\n")
+    token_file.write_text("s3cret-token\n# a comment on the next line is not part of it\n")
     client = make_client(api_token_file=token_file)
     for path in API_PATHS:
         assert client.get(path).status_code == 401
