@@ -7,6 +7,7 @@ const REFRESH_MS = 10000;
 const SVG_NS = "http://www.w3.org/2000/svg";
 const $ = (id) => document.getElementById(id);
 const state = { host: decodeURIComponent(location.hash.slice(1)) || null, period: "1h" };
+const PERIOD_MS = { "15m": 9e5, "1h": 36e5, "6h": 216e5, "24h": 864e5, "7d": 6048e5, "30d": 2592e6 };
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -51,8 +52,9 @@ async function api(path) {
   return resp.json();
 }
 
-// A sparkline: rx and tx rates as two polylines on a shared scale.
-function sparkline(points) {
+// A sparkline: rx and tx rates as two polylines on a shared scale. The x axis spans the
+// whole period up to the newest bucket, so a host that only just started shows as such.
+function sparkline(points, periodMs, stepMs) {
   const svg = document.createElementNS(SVG_NS, "svg");
   svg.setAttribute("class", "spark");
   svg.setAttribute("viewBox", "0 0 100 30");
@@ -60,14 +62,15 @@ function sparkline(points) {
   svg.dataset.points = String(points.length);
   if (points.length === 0) return svg;
   const times = points.map((p) => Date.parse(p.timestamp));
-  const t0 = times[0], span = Math.max(1, times[times.length - 1] - t0);
+  const end = times[times.length - 1] + stepMs;
+  const t0 = end - Math.max(periodMs, stepMs), span = end - t0;
   const rate = (p, k) => p[`${k}_bytes_per_sec`] ?? 0;
   const max = Math.max(1, ...points.map((p) => Math.max(rate(p, "rx"), rate(p, "tx"))));
   for (const k of ["rx", "tx"]) {
     const line = document.createElementNS(SVG_NS, "polyline");
     line.setAttribute("class", k);
     const xy = points.map((p, i) => {
-      const x = points.length === 1 ? 50 : ((times[i] - t0) / span) * 100;
+      const x = Math.max(0, ((times[i] + stepMs / 2 - t0) / span) * 100);
       return `${x.toFixed(2)},${(29 - (rate(p, k) / max) * 28).toFixed(2)}`;
     });
     line.setAttribute("points", xy.join(" "));
@@ -89,7 +92,7 @@ function hostButton(server) {
   return button;
 }
 
-function interfaceCard(iface, points) {
+function interfaceCard(iface, points, periodMs, stepMs) {
   const errors = iface.rx_errors + iface.tx_errors;
   const drops = iface.rx_dropped + iface.tx_dropped;
   const link = iface.is_up ? "up" : "down";
@@ -99,7 +102,7 @@ function interfaceCard(iface, points) {
     el("div", { class: "rates" },
       el("span", { class: "rx" }, `↓ ${fmtRate(iface.rx_bytes_per_sec)}`),
       el("span", { class: "tx" }, `↑ ${fmtRate(iface.tx_bytes_per_sec)}`)),
-    sparkline(points),
+    sparkline(points, periodMs, stepMs),
     el("dl", {},
       el("dt", {}, "received"), el("dd", {}, fmtBytes(iface.rx_bytes)),
       el("dt", {}, "sent"), el("dd", {}, fmtBytes(iface.tx_bytes)),
@@ -118,8 +121,9 @@ async function renderHost(id) {
   $("host-title").textContent = server.hostname;
   $("host-meta").textContent = `${server.status} · last seen ${ago(server.last_seen)} · ` +
     `${server.interface_count} interfaces · publisher ${server.version ?? "?"}`;
-  $("interfaces").replaceChildren(
-    ...server.network_interfaces.map((i) => interfaceCard(i, series.get(i.name) || [])));
+  const periodMs = PERIOD_MS[spark.period], stepMs = spark.step_seconds * 1000;
+  $("interfaces").replaceChildren(...server.network_interfaces.map(
+    (i) => interfaceCard(i, series.get(i.name) || [], periodMs, stepMs)));
 }
 
 function renderAlerts(alerts) {
