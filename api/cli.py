@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+from types import FrameType
 
 import uvicorn
 from pydantic import ValidationError
@@ -44,5 +46,13 @@ def main(argv: list[str]) -> int:
     config = uvicorn.Config(
         app, host=settings.bind, port=settings.port, log_level=settings.log_level, access_log=False
     )
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal against the
+    # handlers it found; with these no-ops in place a clean stop exits 0 without a traceback.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, _after_shutdown)
     uvicorn.Server(config).run()
     return 0
+
+
+def _after_shutdown(signum: int, frame: FrameType | None) -> None:
+    """Nothing left to do: uvicorn has already stopped serving and closed the app."""
