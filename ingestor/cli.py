@@ -1,14 +1,61 @@
-"""`ifpulse ingest` (placeholder until its issue lands)."""
+"""`ifpulse ingest`: parse the settings, open the store, run the ingestor until SIGTERM."""
 
 from __future__ import annotations
 
+import logging
+import signal
 import sys
+from types import FrameType
+
+from pydantic import ValidationError
+from pydantic_settings import CliApp, SettingsError
+
+from ingestor.metrics import Metrics, MetricsServer
+from ingestor.service import Ingestor
+from ingestor.settings import Settings
+from stores import StoreError, open_store
+
+log = logging.getLogger("ingestor")
+
+
+def _parse(argv: list[str]) -> Settings | int:
+    try:
+        return CliApp.run(Settings, cli_args=argv)
+    except SystemExit as exc:  # --help, or argparse refusing an option
+        return exc.code if isinstance(exc.code, int) else 2
+    except (ValidationError, SettingsError) as exc:
+        sys.stderr.write(f"ifpulse ingest: invalid settings:\n{exc}\n")
+        return 2
 
 
 def main(argv: list[str]) -> int:
-    """Not built yet."""
-    if argv and argv[0] in ("-h", "--help"):
-        sys.stdout.write("usage: (not built yet)\n")
-        return 0
-    sys.stderr.write("not built yet\n")
-    return 3
+    """Run an ingestor; returns 0 after a clean drain on SIGTERM/SIGINT."""
+    settings = _parse(argv)
+    if isinstance(settings, int):
+        return settings
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        store = open_store(settings.store)
+    except (ValueError, StoreError, NotImplementedError) as exc:
+        log.error("cannot open store %s: %s", settings.store.split("?")[0], exc)
+        return 2
+    metrics = Metrics()
+    server = MetricsServer(metrics, settings.metrics_host, settings.metrics_port)
+    ingestor = Ingestor(settings, store, metrics=metrics)
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %d: draining", signum)
+        ingestor.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    if settings.metrics_port:
+        server.start()
+    try:
+        return ingestor.run()
+    finally:
+        server.stop()
+        store.close()
