@@ -3,11 +3,13 @@ VENV=${IFPULSE_VENV:-.venv}
 
 step() { printf '\n==> %s\n' "$*"; }
 
-# mosquitto and influxd are real processes in the tests; install them when missing.
-ensure_system_packages() {
-  local missing=()
-  command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
-  command -v influxd >/dev/null 2>&1 || [ -x /usr/bin/influxd ] || missing+=(influxdb)
+# Install Debian packages whose binary is missing: ensure_binaries mosquitto:mosquitto ...
+ensure_binaries() {
+  local missing=() pair bin
+  for pair in "$@"; do
+    bin=${pair%%:*}
+    command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || missing+=("${pair#*:}")
+  done
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     step "apt-get install ${missing[*]}"

@@ -50,4 +50,4 @@ def test_publisher_extra_stays_light() -> None:
     publisher = [r for r in reqs if 'extra == "publisher"' in r]
     assert publisher, reqs
     for heavy in ("fastapi", "uvicorn", "influxdb-client", "prometheus-client"):
-        assert not any(r.startswith(heavy) for r in publisher), r
+        assert not any(r.startswith(heavy) for r in publisher), publisher
