@@ -103,6 +103,7 @@ class Consumer:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
         if config.username is not None:
             self.client.username_pw_set(config.username, config.password)
         self.client.reconnect_delay_set(min_delay=1, max_delay=10)
@@ -163,6 +164,12 @@ class Consumer:
             # broker resend every retained status.
             options = SubscribeOptions(qos=1)
             client.subscribe([(f, options) for f in self._config.filters])
+
+    def _on_subscribe(
+        self, _client: mqtt.Client, _userdata: Any, _mid: int, reasons: Any, _props: Any
+    ) -> None:
+        granted = [str(r) for r in reasons]
+        log.info("subscribed to %s (granted: %s)", ", ".join(self._config.filters), granted)
 
     def _on_disconnect(
         self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any
