@@ -99,6 +99,7 @@ class Consumer:
         self._connected = False
         self._paused = False
         self.connected = threading.Event()
+        self.subscribed = threading.Event()
         self.client = client_factory(config.client_id)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -159,7 +160,9 @@ class Consumer:
         self.connected.set()
         self._on_connection(True)
         log.info("connected (session present: %s)", flags.session_present)
-        if not flags.session_present:
+        if flags.session_present:
+            self.subscribed.set()
+        else:
             # A resumed session keeps its subscriptions; subscribing again would make the
             # broker resend every retained status.
             options = SubscribeOptions(qos=1)
@@ -169,6 +172,7 @@ class Consumer:
         self, _client: mqtt.Client, _userdata: Any, _mid: int, reasons: Any, _props: Any
     ) -> None:
         granted = [str(r) for r in reasons]
+        self.subscribed.set()
         log.info("subscribed to %s (granted: %s)", ", ".join(self._config.filters), granted)
 
     def _on_disconnect(
@@ -177,9 +181,12 @@ class Consumer:
         with self._lock:
             self._generation += 1
             self._connected = False
+            closing = self._paused
         self.connected.clear()
         self._on_connection(False)
-        log.warning("disconnected from the broker: %s", reason)
+        log.log(
+            logging.INFO if closing else logging.WARNING, "disconnected from the broker: %s", reason
+        )
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
         with self._lock:

@@ -147,7 +147,7 @@ class ThreadIngestor:
         self.thread.start()
         assert self._ready.wait(10), "ingestor did not start"
         assert self.ingestor is not None
-        assert self.ingestor.consumer.connected.wait(10), "ingestor did not connect"
+        assert self.ingestor.consumer.subscribed.wait(10), "ingestor did not subscribe"
 
     def _run(self) -> None:
         try:

@@ -20,6 +20,7 @@ class FakeClient:
         self.on_connect: Any = None
         self.on_disconnect: Any = None
         self.on_message: Any = None
+        self.on_subscribe: Any = None
         self.acks: list[int] = []
         self.published: list[tuple[str, bytes]] = []
         self.events: list[tuple[str, object]] = []
