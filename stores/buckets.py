@@ -1,0 +1,170 @@
+"""Pure bucket math shared by the stores: time keys, accumulators, segment plans, host totals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from stores.base import Bucket
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MS = timedelta(milliseconds=1)
+MINUTE_MS = 60_000
+HOUR_MS = 3_600_000
+RAW = 0
+"""Granularity of the raw table: every sample on its own."""
+
+
+def to_ms(value: datetime) -> int:
+    """Milliseconds since the epoch, exactly (no float rounding)."""
+    return (value - EPOCH) // MS
+
+
+def from_ms(value: int) -> datetime:
+    """The UTC datetime of a millisecond epoch time."""
+    return EPOCH + value * MS
+
+
+def step_ms(step: timedelta) -> int:
+    """A step in whole milliseconds; ValueError unless positive and a whole number of ms."""
+    if step <= timedelta(0) or step % MS:
+        raise ValueError(f"step must be a positive whole number of milliseconds, got {step}")
+    return step // MS
+
+
+def floor_to(value: int, grain: int) -> int:
+    """Round down to a multiple of grain (floor division, so negative times work too)."""
+    return value // grain * grain
+
+
+def ceil_to(value: int, grain: int) -> int:
+    """Round up to a multiple of grain."""
+    return -(-value // grain) * grain
+
+
+def plan_segments(start: int, end: int, step: int) -> list[tuple[int, int, int]]:
+    """Split [start, end) into (grain, lo, hi) pieces: coarse rollups inside, finer at the edges.
+
+    A rollup of grain g can serve a step only if g divides the step, and only over whole
+    g-aligned ranges; the unaligned edges come from the next finer table, down to raw.
+    """
+    grains = [g for g in (HOUR_MS, MINUTE_MS) if step % g == 0] + [RAW]
+    return _split(start, end, grains)
+
+
+def _split(start: int, end: int, grains: list[int]) -> list[tuple[int, int, int]]:
+    if start >= end:
+        return []
+    grain = grains[0]
+    if grain == RAW:
+        return [(RAW, start, end)]
+    lo, hi = ceil_to(start, grain), floor_to(end, grain)
+    if lo >= hi:
+        return _split(start, end, grains[1:])
+    finer = grains[1:]
+    return [*_split(start, lo, finer), (grain, lo, hi), *_split(hi, end, finer)]
+
+
+AGG_WIDTH = 13
+"""Columns of an aggregate row: n, rx/tx bytes, rx/tx packets, errors, drops, then per direction
+rate sum, rate count and rate max (rx then tx)."""
+
+
+@dataclass(slots=True)
+class Acc:
+    """Running aggregate of one bucket of one series; merges rows from raw and rollup tables."""
+
+    n: int = 0
+    rx_bytes: int = 0
+    tx_bytes: int = 0
+    rx_packets: int = 0
+    tx_packets: int = 0
+    errors: int = 0
+    drops: int = 0
+    rx_rate_sum: float = 0.0
+    rx_rate_n: int = 0
+    rx_rate_max: float | None = None
+    tx_rate_sum: float = 0.0
+    tx_rate_n: int = 0
+    tx_rate_max: float | None = None
+
+    def add(self, row: Sequence[int | float | None]) -> None:
+        """Fold in one aggregate row (AGG_WIDTH values; None sums count as zero)."""
+        n, rxb, txb, rxp, txp, err, drp, rxs, rxn, rxm, txs, txn, txm = row
+        self.n += int(n or 0)
+        self.rx_bytes += int(rxb or 0)
+        self.tx_bytes += int(txb or 0)
+        self.rx_packets += int(rxp or 0)
+        self.tx_packets += int(txp or 0)
+        self.errors += int(err or 0)
+        self.drops += int(drp or 0)
+        self.rx_rate_sum += float(rxs or 0.0)
+        self.rx_rate_n += int(rxn or 0)
+        self.rx_rate_max = _max(self.rx_rate_max, rxm)
+        self.tx_rate_sum += float(txs or 0.0)
+        self.tx_rate_n += int(txn or 0)
+        self.tx_rate_max = _max(self.tx_rate_max, txm)
+
+    def bucket(self, start: datetime) -> Bucket:
+        """The finished bucket: average rate is the mean of the samples' rates."""
+        return Bucket(
+            start=start,
+            rx_bytes=self.rx_bytes,
+            tx_bytes=self.tx_bytes,
+            rx_bytes_per_sec=self.rx_rate_sum / self.rx_rate_n if self.rx_rate_n else None,
+            tx_bytes_per_sec=self.tx_rate_sum / self.tx_rate_n if self.tx_rate_n else None,
+            rx_bytes_per_sec_max=self.rx_rate_max,
+            tx_bytes_per_sec_max=self.tx_rate_max,
+            rx_packets=self.rx_packets,
+            tx_packets=self.tx_packets,
+            errors=self.errors,
+            drops=self.drops,
+        )
+
+
+def _max(a: float | None, b: int | float | None) -> float | None:
+    if b is None:
+        return a
+    return float(b) if a is None else max(a, float(b))
+
+
+def _add(a: float | None, b: float | None) -> float | None:
+    if b is None:
+        return a
+    return b if a is None else a + b
+
+
+def finish(accs: dict[int, Acc]) -> list[Bucket]:
+    """Buckets in time order from accumulators keyed by bucket start (ms); empty ones dropped."""
+    return [accs[k].bucket(from_ms(k)) for k in sorted(accs) if accs[k].n > 0]
+
+
+def host_total(per_iface: Iterable[list[Bucket]]) -> list[Bucket]:
+    """The host total: counts add up; average and max rates are sums of the interfaces' own.
+
+    The max of a total is the sum of the interfaces' maxima, an upper bound: their peaks
+    need not coincide, and a store cannot line samples of different interfaces up in time.
+    """
+    by_start: dict[datetime, Bucket] = {}
+    for buckets in per_iface:
+        for b in buckets:
+            prev = by_start.get(b.start)
+            by_start[b.start] = b if prev is None else _combine(prev, b)
+    return [by_start[k] for k in sorted(by_start)]
+
+
+def _combine(a: Bucket, b: Bucket) -> Bucket:
+    return Bucket(
+        start=a.start,
+        rx_bytes=a.rx_bytes + b.rx_bytes,
+        tx_bytes=a.tx_bytes + b.tx_bytes,
+        rx_bytes_per_sec=_add(a.rx_bytes_per_sec, b.rx_bytes_per_sec),
+        tx_bytes_per_sec=_add(a.tx_bytes_per_sec, b.tx_bytes_per_sec),
+        rx_bytes_per_sec_max=_add(a.rx_bytes_per_sec_max, b.rx_bytes_per_sec_max),
+        tx_bytes_per_sec_max=_add(a.tx_bytes_per_sec_max, b.tx_bytes_per_sec_max),
+        rx_packets=a.rx_packets + b.rx_packets,
+        tx_packets=a.tx_packets + b.tx_packets,
+        errors=a.errors + b.errors,
+        drops=a.drops + b.drops,
+    )

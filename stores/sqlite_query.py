@@ -1,0 +1,73 @@
+"""Series queries of the SQLite store: each piece of the range from the coarsest table that fits."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from stores.buckets import HOUR_MS, MINUTE_MS, RAW, Acc, plan_segments
+from stores.sqlite_rows import RAW_AGG, ROLLUP_AGG
+
+Accs = dict[int, dict[int, Acc]]
+"""sid -> bucket start (ms) -> aggregate."""
+
+
+def series_accs(
+    conn: sqlite3.Connection, sids: Sequence[int], start: int, end: int, step: int
+) -> Accs:
+    """Aggregates per series and step bucket over [start, end), from raw, m1 and h1."""
+    out: Accs = {sid: {} for sid in sids}
+    if not sids:
+        return out
+    for grain, lo, hi in plan_segments(start, end, step):
+        for sid, bucket, *agg in _segment(conn, grain, sids, lo, hi, step):
+            accs = out[sid]
+            acc = accs.get(bucket)
+            if acc is None:
+                acc = accs[bucket] = Acc()
+            acc.add(agg)
+    return out
+
+
+def _segment(
+    conn: sqlite3.Connection, grain: int, sids: Sequence[int], lo: int, hi: int, step: int
+) -> Iterable[Sequence[Any]]:
+    # Only "?" marks and our own integers are formatted in; every value is a bound parameter.
+    marks = ",".join("?" * len(sids))
+    step = int(step)
+    if grain == RAW:
+        sql = (
+            f"SELECT sid, ts / {step:d} * {step:d}, {RAW_AGG} FROM raw "  # noqa: S608
+            f"WHERE ts >= ? AND ts < ? AND sid IN ({marks}) GROUP BY sid, ts / {step:d}"
+        )
+        return conn.execute(sql, (lo, hi, *sids)).fetchall()
+    if grain == MINUTE_MS:
+        return _rollup(conn, "m1", marks, sids, lo, hi, step, "")
+    # Hours whose h1 row is stale (not yet rolled up by maintain) come from m1 instead.
+    fresh = "AND NOT EXISTS (SELECT 1 FROM dirty_h d WHERE d.sid = r.sid AND d.t = r.t)"
+    rows = _rollup(conn, "h1", marks, sids, lo, hi, step, fresh)
+    stale = (
+        f"SELECT r.sid, r.t / {step:d} * {step:d}, {ROLLUP_AGG} FROM dirty_h d "  # noqa: S608
+        f"JOIN m1 r ON r.sid = d.sid AND r.t >= d.t AND r.t < d.t + {HOUR_MS:d} "
+        f"WHERE d.sid IN ({marks}) AND d.t >= ? AND d.t < ? GROUP BY r.sid, r.t / {step:d}"
+    )
+    return rows + conn.execute(stale, (*sids, lo, hi)).fetchall()
+
+
+def _rollup(
+    conn: sqlite3.Connection,
+    table: str,
+    marks: str,
+    sids: Sequence[int],
+    lo: int,
+    hi: int,
+    step: int,
+    extra: str,
+) -> list[Sequence[Any]]:
+    sql = (
+        f"SELECT r.sid, r.t / {step:d} * {step:d}, {ROLLUP_AGG} FROM {table} r "  # noqa: S608
+        f"WHERE r.sid IN ({marks}) AND r.t >= ? AND r.t < ? {extra} "
+        f"GROUP BY r.sid, r.t / {step:d}"
+    )
+    return conn.execute(sql, (*sids, lo, hi)).fetchall()

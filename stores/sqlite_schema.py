@@ -1,0 +1,117 @@
+"""SQLite schema of the embedded store, versioned in code through `PRAGMA user_version`."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from stores.base import UnsupportedSchema
+
+_V1 = """
+CREATE TABLE series (
+    id INTEGER PRIMARY KEY,
+    host TEXT NOT NULL,
+    iface TEXT NOT NULL,
+    UNIQUE (host, iface)
+);
+-- Rarely changing per-sample attributes, stored once and referenced by id from raw rows.
+CREATE TABLE meta (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE
+);
+-- Keyed (ts, sid): ingest appends at the right edge of the b-tree (about 5x faster than
+-- (sid, ts)), and rollups and retention work on time ranges. Reads of long ranges use rollups.
+-- Counters and deltas >= 2**63 are stored as their two's complement (negative).
+CREATE TABLE raw (
+    ts INTEGER NOT NULL,
+    sid INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    interval_s REAL,
+    meta INTEGER NOT NULL,
+    rx_bytes INTEGER NOT NULL, tx_bytes INTEGER NOT NULL,
+    rx_packets INTEGER NOT NULL, tx_packets INTEGER NOT NULL,
+    rx_errors INTEGER NOT NULL, tx_errors INTEGER NOT NULL,
+    rx_dropped INTEGER NOT NULL, tx_dropped INTEGER NOT NULL,
+    multicast INTEGER NOT NULL, collisions INTEGER NOT NULL,
+    d_rx_bytes INTEGER, d_tx_bytes INTEGER, d_rx_packets INTEGER, d_tx_packets INTEGER,
+    d_rx_errors INTEGER, d_tx_errors INTEGER, d_rx_dropped INTEGER, d_tx_dropped INTEGER,
+    d_multicast INTEGER, d_collisions INTEGER,
+    rx_bytes_per_sec REAL, tx_bytes_per_sec REAL,
+    rx_packets_per_sec REAL, tx_packets_per_sec REAL,
+    PRIMARY KEY (ts, sid)
+) WITHOUT ROWID;
+CREATE TABLE latest (
+    sid INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE hosts (
+    host TEXT PRIMARY KEY,
+    sample_ts INTEGER,
+    status_ts INTEGER,
+    has_status INTEGER NOT NULL DEFAULT 0,
+    state TEXT,
+    version TEXT,
+    interval_s REAL,
+    spool_dropped INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE alerts (
+    host TEXT NOT NULL,
+    iface TEXT NOT NULL,
+    since INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (host, iface)
+);
+CREATE TABLE m1 (
+    sid INTEGER NOT NULL, t INTEGER NOT NULL, n INTEGER NOT NULL,
+    rx_bytes INTEGER, tx_bytes INTEGER, rx_packets INTEGER, tx_packets INTEGER,
+    errors INTEGER, drops INTEGER,
+    rx_rate_sum REAL, rx_rate_n INTEGER, rx_rate_max REAL,
+    tx_rate_sum REAL, tx_rate_n INTEGER, tx_rate_max REAL,
+    PRIMARY KEY (sid, t)
+) WITHOUT ROWID;
+CREATE TABLE h1 (
+    sid INTEGER NOT NULL, t INTEGER NOT NULL, n INTEGER NOT NULL,
+    rx_bytes INTEGER, tx_bytes INTEGER, rx_packets INTEGER, tx_packets INTEGER,
+    errors INTEGER, drops INTEGER,
+    rx_rate_sum REAL, rx_rate_n INTEGER, rx_rate_max REAL,
+    tx_rate_sum REAL, tx_rate_n INTEGER, tx_rate_max REAL,
+    PRIMARY KEY (sid, t)
+) WITHOUT ROWID;
+-- Hours whose h1 row is stale: written by write_batch, cleared by maintain().
+CREATE TABLE dirty_h (
+    sid INTEGER NOT NULL, t INTEGER NOT NULL,
+    PRIMARY KEY (sid, t)
+) WITHOUT ROWID;
+CREATE INDEX dirty_h_t ON dirty_h (t);
+-- Progress of maintain(): retention horizons (ms) per table.
+CREATE TABLE kv (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1,)
+"""MIGRATIONS[i] takes a database from user_version i to i + 1."""
+VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring the schema up to VERSION; refuse a database written by a newer ifpulse."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if found > VERSION:
+            raise UnsupportedSchema(
+                f"database schema version {found} is newer than this ifpulse supports "
+                f"({VERSION}); upgrade ifpulse or use another database file"
+            )
+        for version in range(found, VERSION):
+            for statement in MIGRATIONS[version].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            # PRAGMA takes no bound parameters; VERSION is our own integer.
+            conn.execute(f"PRAGMA user_version = {version + 1:d}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise

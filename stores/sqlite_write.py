@@ -1,0 +1,123 @@
+"""The write path of the SQLite store: raw rows, minute rollups, latest, registry and alerts."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from schemas import AlertState, HostStatus, InterfaceSample
+from stores.buckets import MINUTE_MS, to_ms
+from stores.sqlite_rollup import horizon, mark_hours, recompute_minutes
+from stores.sqlite_rows import INSERT_RAW, MetaKey, meta_key, meta_text, to_row
+
+
+class IdCache:
+    """Integer ids of series (host, iface) and meta keys, cached; forget() after a rollback."""
+
+    def __init__(self) -> None:
+        self.series: dict[tuple[str, str], int] = {}
+        self.meta: dict[MetaKey, int] = {}
+
+    def forget(self) -> None:
+        """Drop everything: ids created in a rolled-back transaction do not exist."""
+        self.series.clear()
+        self.meta.clear()
+
+    def sids(self, conn: sqlite3.Connection, keys: Iterable[tuple[str, str]]) -> None:
+        """Make sure every (host, iface) has a cached series id, creating rows as needed."""
+        missing = sorted(set(keys) - self.series.keys())
+        if not missing:
+            return
+        conn.executemany("INSERT OR IGNORE INTO series (host, iface) VALUES (?, ?)", missing)
+        for key in missing:
+            row = conn.execute("SELECT id FROM series WHERE host = ? AND iface = ?", key)
+            self.series[key] = int(row.fetchone()[0])
+
+    def meta_id(self, conn: sqlite3.Connection, key: MetaKey) -> int:
+        """The id of a meta key, creating the row if new."""
+        found = self.meta.get(key)
+        if found is not None:
+            return found
+        text = meta_text(key)
+        conn.execute("INSERT OR IGNORE INTO meta (key) VALUES (?)", (text,))
+        new = int(conn.execute("SELECT id FROM meta WHERE key = ?", (text,)).fetchone()[0])
+        self.meta[key] = new
+        return new
+
+
+def write_samples(
+    conn: sqlite3.Connection, ids: IdCache, samples: Sequence[InterfaceSample]
+) -> int:
+    """Write samples (inside the caller's transaction); return how many were too old to keep.
+
+    Samples older than the raw retention horizon still update latest and the registry, but
+    not raw or rollups: their minute would be recomputed from rows already purged.
+    """
+    ids.sids(conn, ((s.host, s.iface) for s in samples))
+    oldest = max(horizon(conn, "raw") or 0, 0)
+    rows = []
+    touched: dict[int, set[int]] = defaultdict(set)
+    newest: dict[int, InterfaceSample] = {}
+    seen: dict[str, int] = {}
+    skipped = 0
+    for s in samples:
+        sid = ids.series[(s.host, s.iface)]
+        prev = newest.get(sid)
+        if prev is None or s.ts >= prev.ts:
+            newest[sid] = s
+        ms = to_ms(s.ts)
+        seen[s.host] = max(seen.get(s.host, ms), ms)
+        if ms < oldest:
+            skipped += 1
+            continue
+        rows.append(to_row(s, sid, ids.meta_id(conn, meta_key(s))))
+        touched[ms // MINUTE_MS * MINUTE_MS].add(sid)
+    conn.executemany(INSERT_RAW, rows)
+    recompute_minutes(conn, touched)
+    mark_hours(conn, touched)
+    conn.executemany(
+        "INSERT INTO latest (sid, ts, body) VALUES (?, ?, ?) ON CONFLICT (sid) DO UPDATE "
+        "SET ts = excluded.ts, body = excluded.body WHERE excluded.ts >= latest.ts",
+        [(sid, to_ms(s.ts), s.model_dump_json()) for sid, s in newest.items()],
+    )
+    conn.executemany(
+        "INSERT INTO hosts (host, sample_ts) VALUES (?, ?) ON CONFLICT (host) DO UPDATE "
+        "SET sample_ts = max(coalesce(sample_ts, excluded.sample_ts), excluded.sample_ts)",
+        sorted(seen.items()),
+    )
+    return skipped
+
+
+def write_statuses(conn: sqlite3.Connection, statuses: Sequence[HostStatus]) -> None:
+    """Keep each host's newest status; the will (no time) always counts as newest."""
+    conn.executemany(
+        "INSERT INTO hosts (host, status_ts, has_status, state, version, interval_s, "
+        "spool_dropped) VALUES (?, ?, 1, ?, ?, ?, ?) ON CONFLICT (host) DO UPDATE SET "
+        "status_ts = coalesce(excluded.status_ts, status_ts), has_status = 1, "
+        "state = excluded.state, version = excluded.version, interval_s = excluded.interval_s, "
+        "spool_dropped = excluded.spool_dropped "
+        "WHERE excluded.status_ts IS NULL OR status_ts IS NULL "
+        "OR excluded.status_ts >= status_ts",
+        [
+            (
+                st.host,
+                None if st.ts is None else to_ms(st.ts),
+                st.state.value,
+                st.version,
+                st.interval_s,
+                st.spool_dropped,
+            )
+            for st in statuses
+        ],
+    )
+
+
+def write_alerts(conn: sqlite3.Connection, alerts: Sequence[AlertState]) -> None:
+    """Keep each interface's newest alert state (by the time it began)."""
+    conn.executemany(
+        "INSERT INTO alerts (host, iface, since, body) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (host, iface) DO UPDATE SET since = excluded.since, body = excluded.body "
+        "WHERE excluded.since >= alerts.since",
+        [(a.host, a.iface, to_ms(a.since), a.model_dump_json()) for a in alerts],
+    )
