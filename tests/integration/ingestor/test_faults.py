@@ -22,6 +22,7 @@ from tests.integration.ingestor.helpers import (
     stored_keys,
     wait_for,
 )
+from tests.services.influxd import Influxd
 from tests.services.mosquitto import Mosquitto
 from tests.services.proc import free_port
 
@@ -46,10 +47,14 @@ def _publish_in_background(
 
 
 def test_kill9_with_10000_in_flight_then_restart_stores_each_once(
-    mosquitto: Mosquitto, sqlite_url: str, topic_prefix: str, unique: str, tmp_path: Path
+    mosquitto: Mosquitto, store_url: str, topic_prefix: str, unique: str, tmp_path: Path
 ) -> None:
     scheme = TopicScheme(topic_prefix)
-    args = _args(mosquitto, sqlite_url, topic_prefix, f"kill-{unique}")
+    port = free_port()
+    args = [
+        *_args(mosquitto, store_url, topic_prefix, f"kill-{unique}"),
+        *("--metrics-port", str(port)),
+    ]
     first = ProcessIngestor(args, tmp_path / "ingest1.log")
     second: ProcessIngestor | None = None
     pub = Publisher(mosquitto)
@@ -57,18 +62,17 @@ def test_kill9_with_10000_in_flight_then_restart_stores_each_once(
         first.wait_connected()
         wait_for(lambda: "subscribed to" in first.tail(), 10, first.tail)
         publishing = _publish_in_background(pub, scheme, 10_000, unique)
-        wait_for(lambda: len(stored_keys(sqlite_url, unique)) >= 1000, 30, first.tail)
+        wait_for(lambda: _metric(port, "ifpulse_ingest_stored_total") >= 1000, 30, first.tail)
+        in_flight = publishing.is_alive() or _metric(port, "ifpulse_ingest_stored_total") < 10_000
         assert first.stop(signal.SIGKILL) == -signal.SIGKILL
-        at_kill = len(stored_keys(sqlite_url, unique))
-        assert at_kill < 10_000, "everything was stored before the kill: the test proved nothing"
+        assert in_flight, "everything was stored before the kill: the test proved nothing"
         publishing.join(60)
+        assert not publishing.is_alive(), "publishing 10,000 samples took over 60 s"
         second = ProcessIngestor(args, tmp_path / "ingest2.log")
         wait_for(
-            lambda: len(stored_keys(sqlite_url, unique)) >= 10_000,
+            lambda: len(stored_keys(store_url, unique)) >= 10_000,
             60,
-            lambda: (
-                f"{len(stored_keys(sqlite_url, unique))} of 10000 stored; log:\n{second.tail()}"
-            ),
+            lambda: f"{len(stored_keys(store_url, unique))} of 10000 stored; log:\n{second.tail()}",
         )
         assert second.stop(signal.SIGTERM) == 0, second.tail()
     finally:
@@ -76,8 +80,9 @@ def test_kill9_with_10000_in_flight_then_restart_stores_each_once(
         for proc in (first, second):
             if proc is not None and proc.popen.poll() is None:
                 proc.stop(signal.SIGKILL)
-    keys = stored_keys(sqlite_url, unique)
-    assert len(keys) == 10_000 and len(set(keys)) == 10_000
+    keys = stored_keys(store_url, unique)
+    assert len(keys) == 10_000, f"{len(keys)} points for 10,000 samples"
+    assert len(set(keys)) == 10_000, f"{len(keys) - len(set(keys))} duplicate points"
 
 
 # The issue asks for 30 s; 8 s exercises the same path (several failed retries with backoff)
@@ -204,3 +209,34 @@ def test_broker_restart_mid_stream_loses_nothing(
     # The first 500 were written from the old connection (not acked: their packet ids died
     # with it) and again when the broker redelivered them: idempotent, one point each.
     assert metrics.received._value.get() >= 1500
+
+
+def test_influxd_stopped_then_back_nothing_lost(
+    mosquitto: Mosquitto, influxd_factory: Callable[[], Influxd], topic_prefix: str, unique: str
+) -> None:
+    server = influxd_factory()
+    store_url = server.store_url(unique)
+    ing = ThreadIngestor(settings(mosquitto, store_url, topic_prefix, batch_size=100))
+    assert ing.ingestor is not None
+    metrics = ing.ingestor.metrics
+    pub = Publisher(mosquitto)
+    try:
+        server.stop()
+        # The issue asks for 30 s; a few failed writes with backoff prove the same thing.
+        scheme, sent = TopicScheme(topic_prefix), samples_for(unique, 1000)
+        pub.publish_samples(scheme, sent[:500])
+        failed = metrics.store_unavailable
+        wait_for(lambda: failed._value.get() >= 2, 20, "failed writes while influxd is down")
+        assert metrics.stored._value.get() == 0
+        server.start()
+        pub.publish_samples(scheme, sent[500:])
+        wait_for(
+            lambda: len(stored_keys(store_url, unique)) >= 1000,
+            30,
+            lambda: f"{len(stored_keys(store_url, unique))} of 1000 stored after influxd is back",
+        )
+        assert ing.thread.is_alive(), "the ingestor died while influxd was down"
+    finally:
+        pub.close()
+        assert ing.stop() == 0
+    assert len(stored_keys(store_url, unique)) == 1000

@@ -34,24 +34,24 @@ pytestmark = pytest.mark.integration
 
 
 def test_samples_land_with_tags_and_values_two_series(
-    mosquitto: Mosquitto, sqlite_url: str, topic_prefix: str, unique: str
+    mosquitto: Mosquitto, store_url: str, topic_prefix: str, unique: str
 ) -> None:
     """TS0179 TC011/TC016/TC018 adapted: host/iface tags, exact values, separate series."""
     scheme = TopicScheme(topic_prefix)
     sent = samples_for(unique, 20, ifaces=("eth0", "wg+1"))
-    ing = ThreadIngestor(settings(mosquitto, sqlite_url, topic_prefix))
+    ing = ThreadIngestor(settings(mosquitto, store_url, topic_prefix))
     pub = Publisher(mosquitto)
     try:
         pub.publish_samples(scheme, sent)
         wait_for(
-            lambda: len(stored_keys(sqlite_url, unique)) == 20,
+            lambda: len(stored_keys(store_url, unique)) == 20,
             10,
-            lambda: f"{len(stored_keys(sqlite_url, unique))} of 20 samples stored",
+            lambda: f"{len(stored_keys(store_url, unique))} of 20 samples stored",
         )
     finally:
         pub.close()
         assert ing.stop() == 0
-    store = open_store(sqlite_url)
+    store = open_store(store_url)
     try:
         for iface in ("eth0", "wg+1"):
             got = list(store.samples(unique, iface, FAR_PAST, FAR_FUTURE))
@@ -63,11 +63,11 @@ def test_samples_land_with_tags_and_values_two_series(
 
 
 def test_duplicates_and_replays_make_one_point(
-    mosquitto: Mosquitto, sqlite_url: str, topic_prefix: str, unique: str
+    mosquitto: Mosquitto, store_url: str, topic_prefix: str, unique: str
 ) -> None:
     scheme = TopicScheme(topic_prefix)
     sent = samples_for(unique, 10)
-    ing = ThreadIngestor(settings(mosquitto, sqlite_url, topic_prefix))
+    ing = ThreadIngestor(settings(mosquitto, store_url, topic_prefix))
     pub = Publisher(mosquitto)
     try:
         pub.publish_samples(scheme, sent * 3)  # duplicates, in one batch and across batches
@@ -77,7 +77,7 @@ def test_duplicates_and_replays_make_one_point(
     finally:
         pub.close()
         assert ing.stop() == 0
-    keys = stored_keys(sqlite_url, unique)
+    keys = stored_keys(store_url, unique)
     assert len(keys) == 10 and len(set(keys)) == 10
 
 
@@ -87,7 +87,7 @@ def _stored(ing: ThreadIngestor) -> float:
 
 
 def test_status_feeds_the_host_registry(
-    mosquitto: Mosquitto, sqlite_url: str, topic_prefix: str, unique: str
+    mosquitto: Mosquitto, store_url: str, topic_prefix: str, unique: str
 ) -> None:
     scheme = TopicScheme(topic_prefix)
     status = HostStatus.model_validate(
@@ -106,7 +106,7 @@ def test_status_feeds_the_host_registry(
     pub = Publisher(mosquitto)
     # Retained before the ingestor exists: it must still learn the host's status.
     pub.publish([(scheme.status(unique), encode(status))], retain=True)
-    ing = ThreadIngestor(settings(mosquitto, sqlite_url, topic_prefix))
+    ing = ThreadIngestor(settings(mosquitto, store_url, topic_prefix))
     try:
         pub.publish_samples(scheme, samples_for(unique, 3, ifaces=("eth0", "eth1", "lo")))
         wait_for(lambda: _stored(ing) >= 4, 10, "status and 3 samples stored")
@@ -114,7 +114,7 @@ def test_status_feeds_the_host_registry(
         pub.publish([(scheme.status(unique), b"")], retain=True)  # clear the retained message
         pub.close()
         assert ing.stop() == 0
-    store = open_store(sqlite_url)
+    store = open_store(store_url)
     try:
         record = store.host(unique)
     finally:
@@ -144,7 +144,7 @@ def _bad_messages(scheme: TopicScheme, host: str, n: int) -> list[tuple[str, byt
 
 
 def test_malformed_messages_are_dead_lettered_and_good_ones_stored(
-    mosquitto: Mosquitto, sqlite_url: str, topic_prefix: str, unique: str
+    mosquitto: Mosquitto, store_url: str, topic_prefix: str, unique: str
 ) -> None:
     scheme = TopicScheme(topic_prefix)
     good = samples_for(unique, 1000, ifaces=("eth0", "eth1"))
@@ -153,7 +153,7 @@ def test_malformed_messages_are_dead_lettered_and_good_ones_stored(
     for s, (topic, payload, _) in zip(good, bad, strict=True):
         mixed += [(scheme.sample(s.host, s.iface), encode(s)), (topic, payload)]
     dead = Collector(mosquitto, scheme.rejected())
-    ing = ThreadIngestor(settings(mosquitto, sqlite_url, topic_prefix))
+    ing = ThreadIngestor(settings(mosquitto, store_url, topic_prefix))
     pub = Publisher(mosquitto)
     try:
         pub.publish(mixed)
@@ -164,7 +164,7 @@ def test_malformed_messages_are_dead_lettered_and_good_ones_stored(
         pub.close()
         dead.close()
         assert ing.stop() == 0
-    assert len(set(stored_keys(sqlite_url, unique))) == 1000
+    assert len(set(stored_keys(store_url, unique))) == 1000
     got = Counter(decode_rejection(p).reason for p in dead.payloads)
     assert got == Counter(reason for _, _, reason in bad)
     assert ing.ingestor is not None
@@ -172,14 +172,14 @@ def test_malformed_messages_are_dead_lettered_and_good_ones_stored(
 
 
 def test_two_ingestors_in_a_group_split_the_stream(
-    mosquitto: Mosquitto, sqlite_url: str, topic_prefix: str, unique: str
+    mosquitto: Mosquitto, store_url: str, topic_prefix: str, unique: str
 ) -> None:
     scheme = TopicScheme(topic_prefix)
     sent = samples_for(unique, 2000, ifaces=("eth0", "eth1", "eth2"))
     group = {"group": f"g{unique}"}
     ings = [
         ThreadIngestor(
-            settings(mosquitto, sqlite_url, topic_prefix, client_id=f"{unique}-{i}", **group)
+            settings(mosquitto, store_url, topic_prefix, client_id=f"{unique}-{i}", **group)
         )
         for i in range(2)
     ]
@@ -198,5 +198,5 @@ def test_two_ingestors_in_a_group_split_the_stream(
     shares = [_stored(i) for i in ings]
     assert all(share > 0 for share in shares), f"one ingestor took everything: {shares}"
     assert sum(shares) == 2000, f"some messages were processed twice: {shares}"
-    keys = stored_keys(sqlite_url, unique)
+    keys = stored_keys(store_url, unique)
     assert len(keys) == 2000 and len(set(keys)) == 2000
