@@ -19,6 +19,14 @@ log = logging.getLogger("ingestor")
 
 
 def _parse(argv: list[str]) -> Settings | int:
+    # CliSuppress only hides the option from --help; refuse it outright so a password
+    # never lands in shell history or the process list.
+    if any(arg == "--password" or arg.startswith("--password=") for arg in argv):
+        sys.stderr.write(
+            "ifpulse ingest: the MQTT password is not accepted on the command line; "
+            "use --password-file or IFPULSE_PASSWORD\n"
+        )
+        return 2
     try:
         return CliApp.run(Settings, cli_args=argv)
     except SystemExit as exc:  # --help, or argparse refusing an option
@@ -50,8 +58,7 @@ def main(argv: list[str]) -> int:
         log.info("signal %d: draining", signum)
         ingestor.stop()
 
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     if settings.metrics_port:
         server.start()
     try:
@@ -59,3 +66,5 @@ def main(argv: list[str]) -> int:
     finally:
         server.stop()
         store.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

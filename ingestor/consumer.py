@@ -71,6 +71,10 @@ class ConsumerConfig:
     max_clock_skew: timedelta
     username: str | None = None
     password: str | None = None
+    tls: bool = False
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
 
 
 class Consumer:
@@ -107,6 +111,10 @@ class Consumer:
         self.client.on_subscribe = self._on_subscribe
         if config.username is not None:
             self.client.username_pw_set(config.username, config.password)
+        if config.tls:
+            self.client.tls_set(
+                ca_certs=config.tls_ca, certfile=config.tls_cert, keyfile=config.tls_key
+            )
         self.client.reconnect_delay_set(min_delay=1, max_delay=10)
 
     def start(self) -> None:

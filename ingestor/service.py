@@ -48,6 +48,10 @@ def consumer_config(settings: Settings, scheme: TopicScheme) -> ConsumerConfig:
         max_clock_skew=timedelta(seconds=settings.max_clock_skew),
         username=settings.username,
         password=settings.mqtt_password(),
+        tls=settings.tls,
+        tls_ca=str(settings.tls_ca) if settings.tls_ca else None,
+        tls_cert=str(settings.tls_cert) if settings.tls_cert else None,
+        tls_key=str(settings.tls_key) if settings.tls_key else None,
     )
 
 

@@ -30,7 +30,10 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
-    broker: str = Field("mqtt://127.0.0.1:1883", description="MQTT broker URL, mqtt://host:port")
+    broker: str = Field(
+        "mqtt://127.0.0.1:1883",
+        description="MQTT broker URL: mqtt://host:port or mqtts://host:port",
+    )
     store: str = Field(
         description="store URL: sqlite:///path/to/ifpulse.db or influxdb://host:8086/db"
     )
@@ -50,6 +53,9 @@ class Settings(BaseSettings):
         None, description="file holding the MQTT password (or set IFPULSE_PASSWORD)"
     )
     password: CliSuppress[SecretStr | None] = None
+    tls_ca: Path | None = Field(None, description="CA bundle for mqtts:// (default: system CAs)")
+    tls_cert: Path | None = Field(None, description="client certificate for mqtts://")
+    tls_key: Path | None = Field(None, description="client certificate's key for mqtts://")
     batch_size: int = Field(500, ge=1, le=20000, description="messages per store write")
     flush_interval: float = Field(
         1.0, gt=0, le=60, description="seconds a partial batch may wait before it is written"
@@ -89,8 +95,8 @@ class Settings(BaseSettings):
     @classmethod
     def _check_broker(cls, value: str) -> str:
         parts = urlsplit(value)
-        if parts.scheme != "mqtt" or not parts.hostname:
-            raise ValueError("broker must look like mqtt://host:port")
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ValueError("broker must look like mqtt://host:port or mqtts://host:port")
         return value
 
     @property
@@ -100,8 +106,13 @@ class Settings(BaseSettings):
 
     @property
     def broker_port(self) -> int:
-        """Port of the broker URL (1883 when absent)."""
-        return urlsplit(self.broker).port or 1883
+        """Port of the broker URL (1883, or 8883 for mqtts, when absent)."""
+        return urlsplit(self.broker).port or (8883 if self.tls else 1883)
+
+    @property
+    def tls(self) -> bool:
+        """True for an mqtts:// broker."""
+        return urlsplit(self.broker).scheme == "mqtts"
 
     @property
     def effective_receive_maximum(self) -> int:

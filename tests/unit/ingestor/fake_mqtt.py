@@ -32,6 +32,9 @@ class FakeClient:
     def username_pw_set(self, username: str, password: str | None) -> None:
         self.username = username
 
+    def tls_set(self, **kwargs: Any) -> None:
+        self.tls = kwargs
+
     def reconnect_delay_set(self, min_delay: int, max_delay: int) -> None:
         pass
 
