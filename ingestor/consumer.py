@@ -152,9 +152,9 @@ class Consumer:
             self.client.ack(item.mid, item.qos)
             return True
 
-    def publish(self, topic: str, payload: bytes) -> None:
-        """Publish at QoS 1 (queued by paho; sent before any ack given after this call)."""
-        self.client.publish(topic, payload, qos=1)
+    def publish(self, topic: str, payload: bytes) -> mqtt.MQTTMessageInfo:
+        """Publish at QoS 1; the returned handle tells when the broker has it."""
+        return self.client.publish(topic, payload, qos=1)
 
     def _on_connect(
         self, client: mqtt.Client, _userdata: Any, flags: Any, reason: Any, _props: Any

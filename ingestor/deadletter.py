@@ -5,12 +5,33 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol
 
 from schemas import DecodeError, Reason, TopicScheme, encode, make_rejection
 
 log = logging.getLogger(__name__)
 
-Publish = Callable[[str, bytes], None]
+
+class Sent(Protocol):
+    """A publish in progress (paho's MQTTMessageInfo)."""
+
+    def wait_for_publish(self, timeout: float | None = None) -> None:
+        """Block until the broker acknowledged it, or the timeout passed."""
+
+    def is_published(self) -> bool:
+        """True once the broker acknowledged it."""
+
+
+Publish = Callable[[str, bytes], Sent]
+
+
+def confirmed(sent: Sent, timeout: float) -> bool:
+    """Wait up to `timeout` for the broker's acknowledgement of a publish."""
+    try:
+        sent.wait_for_publish(max(0.0, timeout))
+    except (ValueError, RuntimeError):  # paho: not queued, or failed
+        return False
+    return sent.is_published()
 
 
 class DeadLetters:
@@ -37,15 +58,16 @@ class DeadLetters:
         self._last_logged: dict[Reason, float] = {}
         self.counts: dict[Reason, int] = {}
 
-    def reject(self, error: DecodeError, topic: str, payload: bytes) -> None:
+    def reject(self, error: DecodeError, topic: str, payload: bytes) -> Sent:
         """Dead-letter one message; never raises for a malformed input."""
         rejection = make_rejection(
             error, topic, payload, now=self._clock(), ingestor=self._ingestor_id
         )
-        self._publish(self._topic, encode(rejection))
+        sent = self._publish(self._topic, encode(rejection))
         self.counts[error.reason] = self.counts.get(error.reason, 0) + 1
         self._on_rejected(error.reason)
         self._log_rarely(error, topic)
+        return sent
 
     def _log_rarely(self, error: DecodeError, topic: str) -> None:
         # A misbehaving host may send thousands of bad messages a second; one line per

@@ -6,12 +6,13 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from ingestor.batcher import Batcher
 from ingestor.consumer import ClientFactory, Consumer, ConsumerConfig, Received, make_client
-from ingestor.deadletter import DeadLetters
+from ingestor.deadletter import DeadLetters, Sent, confirmed
 from ingestor.metrics import Metrics
 from ingestor.settings import Settings
 from ingestor.writer import Backoff, GaveUp, Writer
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 
 # How often the loop wakes with nothing to do, to notice a stop request or due maintenance.
 _IDLE_WAKE = 0.25
+# On shutdown, how long to wait for the broker to confirm the last dead letters.
+_DEAD_LETTER_CONFIRM = 5.0
 
 
 def utc_now() -> datetime:
@@ -76,8 +79,10 @@ class Ingestor:
         self._stop = threading.Event()
         self._deadline = float("inf")
         scheme = TopicScheme(settings.topic_prefix)
-        # The broker never has more than Receive Maximum QoS 1 messages unacked with us, so
-        # this bound is only reached by QoS 0 floods; then paho's thread waits (TCP backpressure).
+        # Receive Maximum should keep the broker from sending more than that unacked, but
+        # mosquitto 2.0.11 stops enforcing it after the first PUBACK (measured). So this
+        # bound is what holds memory: when full, paho's thread waits, TCP backpressure
+        # stops the broker, and the broker keeps the rest.
         self._queue: queue.Queue[Received] = queue.Queue(
             settings.effective_receive_maximum + settings.batch_size
         )
@@ -110,6 +115,9 @@ class Ingestor:
             on_unavailable=self.metrics.store_unavailable.inc,
         )
         self._next_maintain = monotonic() + settings.maintain_interval
+        # Refused messages whose dead letter the broker has not confirmed yet; acked once it
+        # has. Polled, never waited for: paho's thread may itself be waiting for queue room.
+        self._awaiting: deque[tuple[Received, Sent]] = deque()
 
     def _take(self, item: Received) -> None:
         self.metrics.received.inc()
@@ -147,7 +155,8 @@ class Ingestor:
                     break
         if self._batcher.due():
             self._flush(self._batcher.take())
-        elif not len(self._batcher) and self._monotonic() >= self._next_maintain:
+        self._ack_confirmed(wait=0.0)
+        if not len(self._batcher) and self._monotonic() >= self._next_maintain:
             self._maintain()
 
     def _drain(self) -> int:
@@ -163,6 +172,7 @@ class Ingestor:
         try:
             for start in range(0, len(pending), size):
                 self._flush(pending[start : start + size])
+            self._ack_confirmed(wait=_DEAD_LETTER_CONFIRM)
         except GaveUp as exc:
             log.error(
                 "store still unavailable at shutdown (%s): leaving messages unacked "
@@ -175,18 +185,31 @@ class Ingestor:
     def _flush(self, items: list[Received]) -> None:
         good = [item for item in items if item.message is not None]
         result = self._writer.write([item.message for item in good if item.message is not None])
-        for index, detail in result.refused.items():
-            item = good[index]
-            self.dead_letters.reject(
-                DecodeError(Reason.SCHEMA, f"store refused it: {detail}"), item.topic, item.payload
-            )
+        refused = {id(good[i]): f"store refused it: {d}" for i, d in result.refused.items()}
         for item in items:
-            if item.error is not None:
-                self.dead_letters.reject(item.error, item.topic, item.payload)
-        # Dead letters were queued before these acks, so they reach the broker first.
-        for item in items:
-            self.consumer.ack(item)
+            error = item.error
+            if id(item) in refused:
+                error = DecodeError(Reason.SCHEMA, refused[id(item)])
+            if error is None:
+                self.consumer.ack(item)
+            else:
+                sent = self.dead_letters.reject(error, item.topic, item.payload)
+                self._awaiting.append((item, sent))
         self.metrics.queue_depth.dec(len(items))
+
+    def _ack_confirmed(self, wait: float) -> None:
+        """Ack refused messages whose dead letter the broker holds, oldest first."""
+        # A crash before the confirmation means redelivery and a second dead letter,
+        # never a message acked without its dead letter.
+        deadline = self._monotonic() + wait
+        while self._awaiting:
+            item, sent = self._awaiting[0]
+            if not sent.is_published() and not (
+                wait and confirmed(sent, deadline - self._monotonic())
+            ):
+                return
+            self._awaiting.popleft()
+            self.consumer.ack(item)
 
     def _maintain(self) -> None:
         self._next_maintain = self._monotonic() + self.settings.maintain_interval

@@ -12,6 +12,19 @@ from schemas import encode
 from schemas.messages import Message
 
 
+class FakeSent:
+    """A publish the fake broker confirms at once, unless the client says `confirm = False`."""
+
+    def __init__(self, client: FakeClient) -> None:
+        self._ok = client.confirm
+
+    def wait_for_publish(self, timeout: float | None = None) -> None:
+        pass
+
+    def is_published(self) -> bool:
+        return self._ok
+
+
 class FakeClient:
     """Accepts what Consumer calls; `deliver()` plays the broker sending a message."""
 
@@ -27,6 +40,7 @@ class FakeClient:
         self.subscribed: list[Any] = []
         self.connect_args: dict[str, Any] = {}
         self.lock = threading.Lock()
+        self.confirm = True
         self._mid = 0
 
     def username_pw_set(self, username: str, password: str | None) -> None:
@@ -58,10 +72,11 @@ class FakeClient:
             self.acks.append(mid)
             self.events.append(("ack", mid))
 
-    def publish(self, topic: str, payload: bytes, qos: int = 0) -> None:
+    def publish(self, topic: str, payload: bytes, qos: int = 0) -> FakeSent:
         with self.lock:
             self.published.append((topic, payload))
             self.events.append(("publish", topic))
+        return FakeSent(self)
 
     def connected(self, *, session_present: bool) -> None:
         flags = SimpleNamespace(session_present=session_present)

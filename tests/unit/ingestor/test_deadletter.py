@@ -14,11 +14,19 @@ def test_publishes_rejection_counts_and_logs_once_per_reason_per_minute(
 ) -> None:
     scheme = TopicScheme("p")
     sent: list[tuple[str, bytes]] = []
+
+    class Done:
+        def wait_for_publish(self, timeout: float | None = None) -> None:
+            pass
+
+        def is_published(self) -> bool:
+            return True
+
     now = [0.0]
     seen: list[Reason] = []
     dl = DeadLetters(
         scheme,
-        lambda t, p: sent.append((t, p)),
+        lambda t, p: (sent.append((t, p)), Done())[1],
         ingestor_id="ing-1",
         clock=lambda: datetime(2026, 11, 22, tzinfo=UTC),
         monotonic=lambda: now[0],

@@ -182,3 +182,12 @@ def test_stop_with_store_down_leaves_messages_unacked(store: FakeStore) -> None:
     _deliver_samples(r.client, 3)
     assert r.stop() == 1
     assert r.client.acks == [] and store.points == {}
+
+
+def test_unconfirmed_dead_letter_leaves_the_message_unacked(running: Running) -> None:
+    scheme = TopicScheme(PREFIX)
+    running.client.confirm = False
+    running.client.deliver(scheme.sample("h1", "eth0"), b"{oops")
+    good = running.client.deliver(scheme.sample("h1", "eth0"), sample())
+    wait_for(lambda: len(running.client.acks) == 1, what="the good message's ack")
+    assert running.client.acks == [good]
