@@ -7,6 +7,12 @@ URL forms (see stores/sqlite_url.py):
 Parent directories are created. Series with a step that is a multiple of 1 h read hourly
 rollups, a multiple of 1 min minute rollups, anything else raw samples; unaligned edges of the
 range come from the next finer table, so every step gives the same totals.
+
+Minute rollups are recomputed from raw rows inside write_batch (redelivery cannot count twice);
+hourly ones are marked stale and redone by maintain(), and queries read stale hours from the
+minute rollups meanwhile. Past a table's retention its rows are gone: edges of a range older
+than raw retention lose their sub-minute part, and samples arriving older than raw retention
+update latest and the registry but not history.
 """
 
 from __future__ import annotations
@@ -194,8 +200,9 @@ class SqliteStore:
     def maintain(self, now: datetime, budget: timedelta = timedelta(seconds=0.5)) -> None:
         """Roll up stale hours, then purge expired rows, in short transactions within a budget."""
         deadline = time.monotonic() + budget.total_seconds()
-        while time.monotonic() < deadline:
-            if self._write(lambda conn: rollup_hours(conn, 500)) < 500:
+        # Each kind of work gets at least one slice, even when the budget is spent.
+        while self._write(lambda conn: rollup_hours(conn, 500)) == 500:
+            if time.monotonic() >= deadline:
                 break
         now_ms, keep = to_ms(now), self.options.retention
         jobs: list[Callable[[sqlite3.Connection], bool]] = [
@@ -204,7 +211,7 @@ class SqliteStore:
             lambda conn: purge_rollup(conn, "h1", now_ms - keep.h1_ms, 30 * DAY_MS),
         ]
         for job in jobs:
-            while time.monotonic() < deadline and not self._write(job):
+            while not self._write(job) and time.monotonic() < deadline:
                 pass
 
     def backlog(self) -> int:
@@ -258,6 +265,10 @@ def _hosts(conn: sqlite3.Connection, host_id: str | None) -> list[HostRecord]:
     ]
 
 
+def _marks(items: dict[int, tuple[str, str]]) -> str:
+    return ",".join("?" * len(items))
+
+
 def _stream(
     options: SqliteOptions, host_id: str | None, iface: str | None, lo: int, hi: int
 ) -> Iterator[InterfaceSample]:
@@ -278,9 +289,12 @@ def _stream(
             if not names:
                 return
             columns = ", ".join(RAW_COLUMNS)
+            # Filter series in SQL when asked (cheaper than in Python); the (ts, sid) key
+            # already yields time order, so there is no sort before the first row.
+            only = "" if host_id is None and iface is None else f"AND sid IN ({_marks(names)})"
             cursor = conn.execute(
-                f"SELECT {columns} FROM raw WHERE ts >= ? AND ts < ? ORDER BY ts, sid",  # noqa: S608
-                (lo, hi),
+                f"SELECT {columns} FROM raw WHERE ts >= ? AND ts < ? {only} ORDER BY ts, sid",  # noqa: S608
+                (lo, hi, *(names if only else ())),
             )
         while True:
             with translate():
@@ -290,6 +304,6 @@ def _stream(
             for row in rows:
                 found = names.get(row[1])
                 if found is not None:
-                    yield from_row(found[0], found[1], metas[row[4]], row)
+                    yield from_row(found[0], found[1], metas[row[18]], row)
     finally:
         conn.close()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
-from schemas import COUNTER_NAMES, RATE_NAMES, Deltas, InterfaceKind, InterfaceSample, OperState
-from stores.buckets import from_ms, to_ms
+from schemas import COUNTER_NAMES, Deltas, InterfaceKind, InterfaceSample, OperState
+from stores.buckets import from_ms
 
 _I63 = 2**63
 _U64 = 2**64
@@ -15,16 +16,30 @@ _U64 = 2**64
 MetaKey = tuple[str, bool, str, int | None, int | None, str | None, str]
 """boot_id, is_up, oper_state, speed_mbps, mtu, mac, kind: the attributes a raw row refers to."""
 
+_HOT: tuple[str, ...] = COUNTER_NAMES[:8]
+"""Counters whose deltas the rollups sum (all but multicast and collisions)."""
+_COLD: tuple[str, ...] = COUNTER_NAMES[8:]
 RAW_COLUMNS: tuple[str, ...] = (
     "ts",
     "sid",
+    *(f"d_{n}" for n in _HOT),
+    "rx_bytes_per_sec",
+    "tx_bytes_per_sec",
+    *(f"d_{n}" for n in _COLD),
+    "rx_packets_per_sec",
+    "tx_packets_per_sec",
     "seq",
     "interval_s",
     "meta",
     *COUNTER_NAMES,
-    *(f"d_{n}" for n in COUNTER_NAMES),
-    *RATE_NAMES,
 )
+"""The raw table's columns in storage order: what rollups read first."""
+_get_hot = attrgetter(*_HOT)
+_get_cold = attrgetter(*_COLD)
+_get_byte_rates = attrgetter("rx_bytes_per_sec", "tx_bytes_per_sec")
+_get_packet_rates = attrgetter("rx_packets_per_sec", "tx_packets_per_sec")
+_get_counters = attrgetter(*COUNTER_NAMES)
+_get_meta = attrgetter("boot_id", "is_up", "oper_state", "speed_mbps", "mtu", "mac", "kind")
 INSERT_RAW = (
     f"INSERT OR REPLACE INTO raw ({', '.join(RAW_COLUMNS)}) "  # noqa: S608
     f"VALUES ({', '.join('?' * len(RAW_COLUMNS))})"
@@ -60,16 +75,9 @@ def dec(value: int) -> int:
 
 
 def meta_key(sample: InterfaceSample) -> MetaKey:
-    """The per-sample attributes that change rarely."""
-    return (
-        sample.boot_id,
-        sample.is_up,
-        sample.oper_state.value,
-        sample.speed_mbps,
-        sample.mtu,
-        sample.mac,
-        sample.kind.value,
-    )
+    """The per-sample attributes that change rarely (enums compare and hash as their values)."""
+    key: MetaKey = _get_meta(sample)
+    return key
 
 
 def meta_text(key: MetaKey) -> str:
@@ -83,64 +91,44 @@ def meta_from_text(text: str) -> MetaKey:
     return (b, bool(up), oper, speed, mtu, mac, kind)
 
 
-def to_row(sample: InterfaceSample, sid: int, meta: int) -> tuple[Any, ...]:
-    """The raw row of a sample, in RAW_COLUMNS order."""
+def to_row(sample: InterfaceSample, ts: int, sid: int, meta: int) -> tuple[Any, ...]:
+    """The raw row of a sample, in RAW_COLUMNS order; values >= 2**63 still need encode_row()."""
     d = sample.delta
     return (
-        to_ms(sample.ts),
+        ts,
         sid,
+        *_get_hot(d),
+        *_get_byte_rates(sample),
+        *_get_cold(d),
+        *_get_packet_rates(sample),
         sample.seq,
         sample.interval_s,
         meta,
-        enc(sample.rx_bytes),
-        enc(sample.tx_bytes),
-        enc(sample.rx_packets),
-        enc(sample.tx_packets),
-        enc(sample.rx_errors),
-        enc(sample.tx_errors),
-        enc(sample.rx_dropped),
-        enc(sample.tx_dropped),
-        enc(sample.multicast),
-        enc(sample.collisions),
-        *(None if v is None else enc(v) for v in _deltas(d)),
-        sample.rx_bytes_per_sec,
-        sample.tx_bytes_per_sec,
-        sample.rx_packets_per_sec,
-        sample.tx_packets_per_sec,
+        *_get_counters(sample),
     )
 
 
-def _deltas(d: Deltas) -> tuple[int | None, ...]:
-    return (
-        d.rx_bytes,
-        d.tx_bytes,
-        d.rx_packets,
-        d.tx_packets,
-        d.rx_errors,
-        d.tx_errors,
-        d.rx_dropped,
-        d.tx_dropped,
-        d.multicast,
-        d.collisions,
-    )
+def encode_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A row with every integer of 2**63 or more in two's complement (rare: done on overflow)."""
+    return tuple(enc(v) if isinstance(v, int) and v >= _I63 else v for v in row)
 
 
 def from_row(host: str, iface: str, meta: MetaKey, row: Sequence[Any]) -> InterfaceSample:
     """Rebuild the sample a raw row (RAW_COLUMNS order) was made from."""
-    counters = row[5:15]
-    deltas = row[15:25]
-    rates = row[25:29]
+    deltas = dict(zip(_HOT + _COLD, (*row[2:10], *row[12:14]), strict=True))
     boot_id, is_up, oper, speed, mtu, mac, kind = meta
     fields: dict[str, Any] = {
         "host": host,
         "iface": iface,
         "ts": from_ms(row[0]),
-        "seq": row[2],
+        "seq": row[16],
         "boot_id": boot_id,
-        "interval_s": row[3],
-        "delta": Deltas(
-            **{n: None if v is None else dec(v) for n, v in zip(COUNTER_NAMES, deltas, strict=True)}
-        ),
+        "interval_s": row[17],
+        "delta": Deltas(**{n: None if v is None else dec(v) for n, v in deltas.items()}),
+        "rx_bytes_per_sec": row[10],
+        "tx_bytes_per_sec": row[11],
+        "rx_packets_per_sec": row[14],
+        "tx_packets_per_sec": row[15],
         "is_up": is_up,
         "oper_state": OperState(oper),
         "speed_mbps": speed,
@@ -148,6 +136,5 @@ def from_row(host: str, iface: str, meta: MetaKey, row: Sequence[Any]) -> Interf
         "mac": mac,
         "kind": InterfaceKind(kind),
     }
-    fields.update((n, dec(v)) for n, v in zip(COUNTER_NAMES, counters, strict=True))
-    fields.update(zip(RATE_NAMES, rates, strict=True))
+    fields.update((n, dec(v)) for n, v in zip(COUNTER_NAMES, row[19:29], strict=True))
     return InterfaceSample.model_validate(fields)

@@ -20,10 +20,16 @@ CREATE TABLE meta (
 );
 -- Keyed (ts, sid): ingest appends at the right edge of the b-tree (about 5x faster than
 -- (sid, ts)), and rollups and retention work on time ranges. Reads of long ranges use rollups.
--- Counters and deltas >= 2**63 are stored as their two's complement (negative).
+-- Counters and deltas >= 2**63 are stored as their two's complement (negative). Columns
+-- the rollups read come first: SQLite decodes a record from its start.
 CREATE TABLE raw (
     ts INTEGER NOT NULL,
     sid INTEGER NOT NULL,
+    d_rx_bytes INTEGER, d_tx_bytes INTEGER, d_rx_packets INTEGER, d_tx_packets INTEGER,
+    d_rx_errors INTEGER, d_tx_errors INTEGER, d_rx_dropped INTEGER, d_tx_dropped INTEGER,
+    rx_bytes_per_sec REAL, tx_bytes_per_sec REAL,
+    d_multicast INTEGER, d_collisions INTEGER,
+    rx_packets_per_sec REAL, tx_packets_per_sec REAL,
     seq INTEGER NOT NULL,
     interval_s REAL,
     meta INTEGER NOT NULL,
@@ -32,11 +38,6 @@ CREATE TABLE raw (
     rx_errors INTEGER NOT NULL, tx_errors INTEGER NOT NULL,
     rx_dropped INTEGER NOT NULL, tx_dropped INTEGER NOT NULL,
     multicast INTEGER NOT NULL, collisions INTEGER NOT NULL,
-    d_rx_bytes INTEGER, d_tx_bytes INTEGER, d_rx_packets INTEGER, d_tx_packets INTEGER,
-    d_rx_errors INTEGER, d_tx_errors INTEGER, d_rx_dropped INTEGER, d_tx_dropped INTEGER,
-    d_multicast INTEGER, d_collisions INTEGER,
-    rx_bytes_per_sec REAL, tx_bytes_per_sec REAL,
-    rx_packets_per_sec REAL, tx_packets_per_sec REAL,
     PRIMARY KEY (ts, sid)
 ) WITHOUT ROWID;
 CREATE TABLE latest (
@@ -95,21 +96,28 @@ MIGRATIONS: tuple[str, ...] = (_V1,)
 VERSION = len(MIGRATIONS)
 
 
+def _version(conn: sqlite3.Connection) -> int:
+    found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if found > VERSION:
+        raise UnsupportedSchema(
+            f"database schema version {found} is newer than this ifpulse supports "
+            f"({VERSION}); upgrade ifpulse or use another database file"
+        )
+    return found
+
+
 def migrate(conn: sqlite3.Connection) -> None:
     """Bring the schema up to VERSION; refuse a database written by a newer ifpulse."""
+    # Readers (the api) open an up-to-date database without taking the write lock.
+    if _version(conn) == VERSION:
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
-        found = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        if found > VERSION:
-            raise UnsupportedSchema(
-                f"database schema version {found} is newer than this ifpulse supports "
-                f"({VERSION}); upgrade ifpulse or use another database file"
-            )
-        for version in range(found, VERSION):
+        for version in range(_version(conn), VERSION):
             for statement in MIGRATIONS[version].split(";"):
                 if statement.strip():
                     conn.execute(statement)
-            # PRAGMA takes no bound parameters; VERSION is our own integer.
+            # PRAGMA takes no bound parameters; the version is our own integer.
             conn.execute(f"PRAGMA user_version = {version + 1:d}")
         conn.execute("COMMIT")
     except BaseException:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from schemas import AlertState, HostStatus, InterfaceSample
 from stores.buckets import MINUTE_MS, to_ms
 from stores.sqlite_rollup import horizon, mark_hours, recompute_minutes
-from stores.sqlite_rows import INSERT_RAW, MetaKey, meta_key, meta_text, to_row
+from stores.sqlite_rows import INSERT_RAW, MetaKey, encode_row, meta_key, meta_text, to_row
+
+_NONE = (-(2**63), None)
 
 
 class IdCache:
@@ -56,37 +59,45 @@ def write_samples(
     """
     ids.sids(conn, ((s.host, s.iface) for s in samples))
     oldest = max(horizon(conn, "raw") or 0, 0)
+    series, meta = ids.series, ids.meta
     rows = []
+    newest: dict[int, tuple[int, InterfaceSample]] = {}
     touched: dict[int, set[int]] = defaultdict(set)
-    newest: dict[int, InterfaceSample] = {}
-    seen: dict[str, int] = {}
-    skipped = 0
+    # A batch holds few distinct times (every interface of a host shares one), so cache them.
+    times: dict[datetime, int] = {}
     for s in samples:
-        sid = ids.series[(s.host, s.iface)]
-        prev = newest.get(sid)
-        if prev is None or s.ts >= prev.ts:
-            newest[sid] = s
-        ms = to_ms(s.ts)
-        seen[s.host] = max(seen.get(s.host, ms), ms)
+        sid = series[(s.host, s.iface)]
+        ms = times.get(s.ts)
+        if ms is None:
+            ms = times[s.ts] = to_ms(s.ts)
+        if ms >= newest.get(sid, _NONE)[0]:
+            newest[sid] = (ms, s)
         if ms < oldest:
-            skipped += 1
             continue
-        rows.append(to_row(s, sid, ids.meta_id(conn, meta_key(s))))
-        touched[ms // MINUTE_MS * MINUTE_MS].add(sid)
-    conn.executemany(INSERT_RAW, rows)
+        key = meta_key(s)
+        rows.append(to_row(s, ms, sid, meta.get(key) or ids.meta_id(conn, key)))
+        touched[ms - ms % MINUTE_MS].add(sid)
+    try:
+        conn.executemany(INSERT_RAW, rows)
+    except OverflowError:
+        # Counters of 2**63 and more do not fit SQLite's INTEGER; rare, so only then encode.
+        conn.executemany(INSERT_RAW, [encode_row(r) for r in rows])
     recompute_minutes(conn, touched)
     mark_hours(conn, touched)
     conn.executemany(
         "INSERT INTO latest (sid, ts, body) VALUES (?, ?, ?) ON CONFLICT (sid) DO UPDATE "
         "SET ts = excluded.ts, body = excluded.body WHERE excluded.ts >= latest.ts",
-        [(sid, to_ms(s.ts), s.model_dump_json()) for sid, s in newest.items()],
+        [(sid, ms, s.model_dump_json()) for sid, (ms, s) in newest.items()],
     )
+    seen: dict[str, int] = {}
+    for ms, s in newest.values():
+        seen[s.host] = max(seen.get(s.host, ms), ms)
     conn.executemany(
         "INSERT INTO hosts (host, sample_ts) VALUES (?, ?) ON CONFLICT (host) DO UPDATE "
         "SET sample_ts = max(coalesce(sample_ts, excluded.sample_ts), excluded.sample_ts)",
         sorted(seen.items()),
     )
-    return skipped
+    return len(samples) - len(rows)
 
 
 def write_statuses(conn: sqlite3.Connection, statuses: Sequence[HostStatus]) -> None:

@@ -191,7 +191,7 @@ def test_raw_minute_and_hour_steps_agree(store: Store) -> None:
     store.maintain(now())
     for start, end in ((at(0), at(3 * 3600)), (at(25), at(3 * 3600 - 35)), (at(7200), at(7230))):
         expected = sums(store.series(HOST, None, start, end, timedelta(seconds=10)).total)
-        for step in (MINUTE, 2 * MINUTE, HOUR, 3 * HOUR):
+        for step in (MINUTE, timedelta(seconds=90), 2 * MINUTE, HOUR, 3 * HOUR):
             got = store.series(HOST, None, start, end, step)
             assert sums(got.total) == expected, (start, end, step)
             assert sum(b.rx_bytes for b in got.interfaces["wlan0"]) == expected[0] // 2

@@ -5,7 +5,17 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stores.sqlite_rows import dec, enc, from_row, meta_from_text, meta_key, meta_text, to_row
+from stores.buckets import to_ms
+from stores.sqlite_rows import (
+    dec,
+    enc,
+    encode_row,
+    from_row,
+    meta_from_text,
+    meta_key,
+    meta_text,
+    to_row,
+)
 from tests.factories import sample
 
 MAX = 2**64 - 1
@@ -28,4 +38,4 @@ def test_sample_round_trips_through_a_row() -> None:
     )
     key = meta_key(s)
     assert meta_from_text(meta_text(key)) == key
-    assert from_row(s.host, s.iface, key, to_row(s, 1, 1)) == s
+    assert from_row(s.host, s.iface, key, encode_row(to_row(s, to_ms(s.ts), 1, 1))) == s

@@ -1,0 +1,186 @@
+"""SQLite-only behaviour: WAL, schema versions, locks, other processes, rollups and retention."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from stores import StoreUnavailable, UnsupportedSchema, open_store
+from stores.sqlite import SqliteStore
+from stores.sqlite_schema import VERSION
+from tests.integration.stores.contract_data import HOST, at, s
+
+pytestmark = pytest.mark.integration
+
+MINUTE, HOUR = timedelta(minutes=1), timedelta(hours=1)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    """Path of a database file that does not exist yet (nor its directory)."""
+    return tmp_path / "deep" / "dir" / "ifpulse.db"
+
+
+@pytest.fixture
+def store(db: Path) -> Iterator[SqliteStore]:
+    """A SqliteStore with a short busy timeout, so lock tests stay fast."""
+    opened = SqliteStore.from_url(f"sqlite:///{db}?busy_timeout=1s")
+    yield opened
+    opened.close()
+
+
+def test_creates_dirs_wal_and_schema_version(store: SqliteStore, db: Path) -> None:
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == VERSION
+
+
+def test_reopening_keeps_data(store: SqliteStore, db: Path) -> None:
+    store.write_batch([s(0)])
+    store.close()
+    again = open_store(f"sqlite:///{db}")
+    try:
+        assert again.latest(HOST) == [s(0)]
+    finally:
+        again.close()
+
+
+def test_newer_schema_is_refused_untouched(store: SqliteStore, db: Path) -> None:
+    store.write_batch([s(0)])
+    store.close()
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"PRAGMA user_version = {VERSION + 1}")
+    with pytest.raises(UnsupportedSchema, match=f"version {VERSION + 1} is newer"):
+        SqliteStore.from_url(f"sqlite:///{db}")
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == VERSION + 1
+        assert conn.execute("SELECT count(*) FROM raw").fetchone()[0] == 1
+
+
+def test_lock_held_elsewhere_is_unavailable_then_recovers(store: SqliteStore, db: Path) -> None:
+    other = sqlite3.connect(db, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreUnavailable, match="locked"):
+            store.write_batch([s(0)])
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    store.write_batch([s(0)])
+    assert len(store.latest(HOST)) == 1
+
+
+def test_another_process_reads_while_this_one_writes(store: SqliteStore, db: Path) -> None:
+    store.write_batch([s(t) for t in range(0, 600, 10)])
+    code = (
+        "import sys; from stores import open_store; from datetime import timedelta;"
+        "from tests.integration.stores.contract_data import at;"
+        "st = open_store(sys.argv[1]);"
+        "print(len(st.latest('h1')), len(st.series('h1', 'eth0', at(0), at(600), "
+        "timedelta(minutes=1)).total)); st.close()"
+    )
+    reader = subprocess.run(
+        [sys.executable, "-c", code, f"sqlite:///{db}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=Path(__file__).parents[3],  # the repo root, so `tests` imports
+    )
+    assert reader.stdout.split() == ["1", "10"]
+    store.write_batch([s(600)])  # the writer is not blocked by the reader having been there
+
+
+def test_maintain_rolls_up_hours_in_slices(store: SqliteStore) -> None:
+    store.write_batch([s(t, i) for t in range(0, 6 * 3600, 60) for i in ("eth0", "wlan0")])
+    assert store.backlog() == 12
+    store.maintain(at(7 * 3600), budget=timedelta(0))
+    assert 0 < store.backlog() < 12 or store.backlog() == 0
+    store.maintain(at(7 * 3600))
+    assert store.backlog() == 0
+    hourly = store.series(HOST, "eth0", at(0), at(6 * 3600), HOUR).total
+    assert [b.rx_bytes for b in hourly] == [60 * 1000] * 6
+
+
+def test_retention_drops_raw_but_rollups_keep_history(db: Path) -> None:
+    url = f"sqlite:///{db}?retention_raw=1d&retention_1m=3d&retention_1h=10d"
+    store = SqliteStore.from_url(url)
+    try:
+        store.write_batch([s(t) for t in range(0, 5 * 86400, 300)])
+        store.maintain(at(5 * 86400))
+        day = (at(0), at(86400))
+        before = store.series(HOST, "eth0", *day, 6 * HOUR)
+        for _ in range(50):
+            store.maintain(at(5 * 86400))
+        assert list(store.samples(HOST, "eth0", at(0), at(4 * 86400 - 300))) == []
+        assert len(list(store.samples(HOST, "eth0", at(4 * 86400), at(5 * 86400)))) == 288
+        # Day 0 is past raw and minute retention: hourly rollups still answer for it.
+        assert store.series(HOST, "eth0", *day, 6 * HOUR) == before
+        assert store.series(HOST, "eth0", *day, MINUTE).total == []
+        # A late sample older than raw retention does not rewrite rolled-up history.
+        store.write_batch([s(3600, rx=10**6)])
+        store.maintain(at(5 * 86400))
+        assert store.series(HOST, "eth0", *day, 6 * HOUR) == before
+        assert store.latest(HOST)[0].ts == at(5 * 86400 - 300)
+    finally:
+        store.close()
+
+
+def test_counters_beyond_signed_64_bits(store: SqliteStore) -> None:
+    big = s(0, rx_bytes=2**64 - 1, tx_bytes=2**63)
+    store.write_batch([big])
+    assert list(store.samples(HOST, "eth0", at(0), at(10))) == [big]
+    assert store.latest(HOST) == [big]
+
+
+def test_readers_open_and_read_while_a_writer_holds_the_lock(store: SqliteStore, db: Path) -> None:
+    store.write_batch([s(0)])
+    writer = sqlite3.connect(db, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        reader = SqliteStore.from_url(f"sqlite:///{db}?busy_timeout=1s")
+        try:
+            assert reader.latest(HOST) == [s(0)]
+            assert len(list(reader.samples(HOST, None, at(0), at(10)))) == 1
+        finally:
+            reader.close()
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
+def test_threads_share_one_store(store: SqliteStore) -> None:
+    errors: list[BaseException] = []
+
+    def write(iface: str) -> None:
+        try:
+            for t in range(0, 600, 10):
+                store.write_batch([s(t, iface)])
+        except BaseException as exc:  # handed to the main thread
+            errors.append(exc)
+
+    def read() -> None:
+        try:
+            for _ in range(100):
+                store.series(HOST, None, at(0), at(600), MINUTE)
+                list(store.samples(HOST, None, at(0), at(600)))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(f"eth{i}",)) for i in range(3)]
+    threads.append(threading.Thread(target=read))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    result = store.series(HOST, None, at(0), at(600), MINUTE)
+    assert sorted(result.interfaces) == ["eth0", "eth1", "eth2"]
+    assert sum(b.rx_bytes for b in result.total) == 3 * 60 * 1000
