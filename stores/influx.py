@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from schemas import AlertState, HostStatus, InterfaceSample, Message
-from stores.base import HostRecord, SeriesResult
+from stores.base import HostRecord, SeriesResult, StoreError, StoreUnavailable
 from stores.influx_http import InfluxHttp
 from stores.influx_lp import (
     alert_line,
@@ -33,13 +34,28 @@ from stores.influx_read import (
     samples_query,
     status_query,
 )
-from stores.influx_schema import RESAMPLE_FOR, RP_META, RP_RAW, Layout, backfill, ensure_v1
+from stores.influx_schema import (
+    RESAMPLE_FOR,
+    RP_META,
+    RP_RAW,
+    Layout,
+    backfill,
+    ensure_v1,
+    ensure_v2,
+)
 from stores.influx_series import read_series
 from stores.influx_url import InfluxConfig, parse_url
 from stores.influx_write import RetryPolicy, Sender, send_lines, v2_sender
 
+log = logging.getLogger(__name__)
+
 Clock = Callable[[], datetime]
 _HOUR = timedelta(hours=1)
+
+
+def _bucket(database: str, rp: str | None) -> str:
+    """2.x bucket / 1.8 `db/rp` target of the v2 write API."""
+    return f"{database}/{rp}" if rp else database
 
 
 def _utcnow() -> datetime:
@@ -104,16 +120,13 @@ class InfluxStore:
         if is_v1:
             ensure_v1(self._http, cfg, layout)
         elif major == 2:
-            from stores.influx_schema import ensure_v2
-
-            ensure_v2(cfg, cfg.database)
+            ensure_v2(cfg, _bucket(cfg.database, cfg.rp))
         closers: list[Callable[[], None]] = []
         senders: list[Sender] = []
         rps = (RP_RAW, RP_META) if is_v1 else (cfg.rp, cfg.rp)
         for rp in rps:
             if use_v2_write:
-                bucket = f"{cfg.database}/{rp}" if rp else cfg.database
-                send, close = v2_sender(cfg, bucket)
+                send, close = v2_sender(cfg, _bucket(cfg.database, rp))
                 closers.append(close)
             else:
                 send = self._v1_sender(rp)
@@ -150,7 +163,13 @@ class InfluxStore:
     def _backfill(self, layout: Layout, host: str, lo: datetime, hi: datetime) -> None:
         start = from_ms(to_ms(lo) // 3_600_000 * 3_600_000)
         end = from_ms(to_ms(hi) // 3_600_000 * 3_600_000) + _HOUR
-        backfill(self._http, layout, host, start, end)
+        try:
+            backfill(self._http, layout, host, start, end)
+        except StoreUnavailable:
+            raise  # the batch is retried; rewriting it is harmless and re-runs the backfill
+        except StoreError as exc:
+            # The samples are safely in raw; failing the batch would only loop the ingestor.
+            log.warning("rollup backfill of %s failed, raw data kept: %s", host, exc)
 
     def hosts(self) -> list[HostRecord]:
         """Every known host (from samples and statuses), ordered by id."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from stores.base import StoreError
+from stores.base import StoreError, StoreUnavailable
 from stores.influx_http import InfluxHttp
 from stores.influx_lp import SAMPLE_MEASUREMENT, duration_literal, ident, literal, time_literal
 from stores.influx_url import InfluxConfig
@@ -151,10 +151,17 @@ def ensure_v2(cfg: InfluxConfig, bucket: str) -> None:
 
     if not cfg.token or not cfg.org:
         raise StoreError("InfluxDB 2.x needs a token (IFPULSE_INFLUX_TOKEN) and ?org=")
-    with InfluxDBClient(url=cfg.base_url, token=cfg.token, org=cfg.org) as client:
-        buckets = client.buckets_api()
-        if buckets.find_bucket_by_name(bucket) is None:
-            rules: Any = BucketRetentionRules(  # type: ignore[no-untyped-call]
-                type="expire", every_seconds=int(cfg.retention_raw.total_seconds())
-            )
-            buckets.create_bucket(bucket_name=bucket, org=cfg.org, retention_rules=rules)
+    try:
+        with InfluxDBClient(url=cfg.base_url, token=cfg.token, org=cfg.org) as client:
+            buckets = client.buckets_api()
+            if buckets.find_bucket_by_name(bucket) is None:
+                rules: Any = BucketRetentionRules(  # type: ignore[no-untyped-call]
+                    type="expire", every_seconds=int(cfg.retention_raw.total_seconds())
+                )
+                buckets.create_bucket(bucket_name=bucket, org=cfg.org, retention_rules=rules)
+    except Exception as exc:  # influxdb-client raises ApiException and urllib3 errors
+        # The type and status only: an exception's text could echo request headers.
+        status = getattr(exc, "status", None)
+        raise StoreUnavailable(
+            f"InfluxDB 2.x bucket setup failed: {type(exc).__name__} {status}"
+        ) from None

@@ -250,3 +250,22 @@ def test_unavailable_at_first_use_then_connects(influxd_factory: Callable[[], In
         store.hosts()
     server.start()
     assert store.hosts() == []
+
+
+def test_api_auto_picks_v1_write_on_1_6_and_forced_v2_fails_clearly(
+    influxd: Influxd, unique: str
+) -> None:
+    auto = InfluxStore(parse_url(influxd.store_url(unique), env={}))
+    auto.write_batch([sample(ts=NOW)])
+    conn = auto._ready()
+    assert conn.layout.rollups and not conn.closers  # 1.6.7: RPs + CQs, stdlib /write
+    v1 = InfluxStore(parse_url(influxd.store_url(unique) + "?api=v1", env={}))
+    assert v1.latest("h1") == [sample(ts=NOW)]
+    # 1.6.7 has no /api/v2/write: a 404 is the operator's to fix, not the batch's fault.
+    v2 = InfluxStore(
+        parse_url(influxd.store_url(unique) + "?api=v2", env={}),
+        retry=RetryPolicy(attempts=1),
+    )
+    with pytest.raises(StoreUnavailable, match="404"):
+        v2.write_batch([sample(ts=NOW)])
+    v2.close()

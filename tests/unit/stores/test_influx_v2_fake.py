@@ -103,3 +103,13 @@ def test_connection_refused_is_unavailable() -> None:
     with pytest.raises(StoreUnavailable, match="unreachable"):
         send_lines(["m x=1i 1"], send, RetryPolicy(attempts=2, backoff_s=0.01), lambda _: None)
     close()
+
+
+def test_errors_never_carry_credentials() -> None:
+    from stores.influx import InfluxStore
+
+    url = f"influxdb://alice:pw-SECRET@127.0.0.1:{free_port()}/db"
+    store = InfluxStore(parse_url(url, env={"IFPULSE_INFLUX_TOKEN": "tok-SECRET"}))
+    with pytest.raises(StoreUnavailable) as err:
+        store.hosts()
+    assert "SECRET" not in str(err.value) and "SECRET" not in repr(store.cfg)
