@@ -107,7 +107,10 @@ def ingestor(argv: list[str], port: int, n: int, log: Path) -> float:
             if first is None and _metric(port, "ifpulse_ingest_received_total") > 0:
                 first = time.perf_counter()
             if first is not None and _metric(port, "ifpulse_ingest_stored_total") >= n:
-                return n / (time.perf_counter() - first)
+                elapsed = time.perf_counter() - first
+                store_s = _metric(port, "ifpulse_ingest_store_write_seconds_sum")
+                print(f"ingestor: {store_s:.1f} s of {elapsed:.1f} s inside store.write_batch")
+                return n / elapsed
             if proc.poll() is not None:
                 raise SystemExit(f"ingestor exited: {log.read_text()[-2000:]}")
             time.sleep(0.02)

@@ -107,7 +107,7 @@ class Ingestor:
         )
         self._writer = Writer(
             store,
-            wait=self._stop.wait,
+            wait=self._pause,
             give_up=lambda: self._stop.is_set() and self._monotonic() >= self._deadline,
             backoff=Backoff(cap=settings.retry_max_backoff),
             monotonic=monotonic,
@@ -137,8 +137,22 @@ class Ingestor:
             while not self._stop.is_set():
                 self._step()
             return self._drain()
+        except GaveUp as exc:
+            log.error(
+                "store still unavailable at shutdown (%s): leaving messages unacked "
+                "on the broker, which will deliver them again",
+                exc,
+            )
+            return 1
         finally:
             self.consumer.close()
+
+    def _pause(self, delay: float) -> None:
+        """Back off between store retries; a stop request cuts only the first wait short."""
+        if not self._stop.is_set():
+            self._stop.wait(delay)
+        else:
+            time.sleep(max(0.0, min(delay, self._deadline - self._monotonic())))
 
     def _step(self) -> None:
         left = self._batcher.time_left()
@@ -169,17 +183,9 @@ class Ingestor:
                 break
         log.info("stopping: writing %d queued messages", len(pending))
         size = self.settings.batch_size
-        try:
-            for start in range(0, len(pending), size):
-                self._flush(pending[start : start + size])
-            self._ack_confirmed(wait=_DEAD_LETTER_CONFIRM)
-        except GaveUp as exc:
-            log.error(
-                "store still unavailable at shutdown (%s): leaving messages unacked "
-                "on the broker, which will deliver them again",
-                exc,
-            )
-            return 1
+        for start in range(0, len(pending), size):
+            self._flush(pending[start : start + size])
+        self._ack_confirmed(wait=_DEAD_LETTER_CONFIRM)
         return 0
 
     def _flush(self, items: list[Received]) -> None:

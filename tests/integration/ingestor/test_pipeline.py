@@ -23,6 +23,7 @@ from tests.integration.ingestor.helpers import (
     Collector,
     Publisher,
     ThreadIngestor,
+    progress,
     samples_for,
     settings,
     stored_keys,
@@ -44,9 +45,9 @@ def test_samples_land_with_tags_and_values_two_series(
     try:
         pub.publish_samples(scheme, sent)
         wait_for(
-            lambda: len(stored_keys(store_url, unique)) == 20,
+            lambda: progress(store_url, unique) == 20,
             10,
-            lambda: f"{len(stored_keys(store_url, unique))} of 20 samples stored",
+            lambda: f"{progress(store_url, unique)} of 20 samples stored",
         )
     finally:
         pub.close()

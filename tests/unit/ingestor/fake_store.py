@@ -22,6 +22,7 @@ class FakeStore:
         self.reject: set[tuple[str, str]] = set()
         """(host, iface) pairs whose samples make a whole batch BatchRejected."""
         self.writes: list[int] = []
+        self.attempts = 0
         self.maintained: list[datetime] = []
         self.closed = False
         self.lock = threading.Lock()
@@ -29,6 +30,7 @@ class FakeStore:
     def write_batch(self, messages: Sequence[Message]) -> None:
         """Store all or nothing."""
         with self.lock:
+            self.attempts += 1
             if self.unavailable or self.fail_times > 0:
                 self.fail_times = max(0, self.fail_times - 1)
                 raise StoreUnavailable("fake store is down")

@@ -191,3 +191,13 @@ def test_unconfirmed_dead_letter_leaves_the_message_unacked(running: Running) ->
     good = running.client.deliver(scheme.sample("h1", "eth0"), sample())
     wait_for(lambda: len(running.client.acks) == 1, what="the good message's ack")
     assert running.client.acks == [good]
+
+
+def test_stop_while_retrying_backs_off_then_gives_up_unacked(store: FakeStore) -> None:
+    r = Running(store, retry_max_backoff=0.1, drain_timeout=0.5)
+    store.unavailable = True
+    _deliver_samples(r.client, 3)
+    wait_for(lambda: store.attempts >= 2, what="failed writes")
+    assert r.stop() == 1
+    assert r.client.acks == [] and store.points == {}
+    assert store.attempts < 20, f"{store.attempts} attempts: no backoff while draining"
