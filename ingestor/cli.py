@@ -6,6 +6,7 @@ import logging
 import signal
 import sys
 from types import FrameType
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 from pydantic_settings import CliApp, SettingsError
@@ -48,8 +49,19 @@ def main(argv: list[str]) -> int:
     try:
         store = open_store(settings.store)
     except (ValueError, StoreError, NotImplementedError) as exc:
-        log.error("cannot open store %s: %s", settings.store.split("?")[0], exc)
+        log.error("cannot open the %s store: %s", urlsplit(settings.store).scheme, exc)
         return 2
+    log.info(
+        "ingest: broker %s:%d, store %s, group %s, client id %s, batch %d / %.1fs, receive max %d",
+        settings.broker_host,
+        settings.broker_port,
+        urlsplit(settings.store).scheme,
+        settings.group or "(none)",
+        settings.client_id,
+        settings.batch_size,
+        settings.flush_interval,
+        settings.effective_receive_maximum,
+    )
     metrics = Metrics()
     server = MetricsServer(metrics, settings.metrics_host, settings.metrics_port)
     ingestor = Ingestor(settings, store, metrics=metrics)
