@@ -201,7 +201,12 @@ class Consumer:
             if self._paused:
                 return
             generation = self._generation
-        self._sink(self.receive(msg, generation))
+        try:
+            self._sink(self.receive(msg, generation))
+        except Exception:
+            # An exception escaping a callback would end paho's network thread. The message
+            # stays unacked, so the broker delivers it again after the next reconnect.
+            log.exception("could not take a message on %r; leaving it unacked", msg.mid)
 
     def receive(self, msg: mqtt.MQTTMessage, generation: int) -> Received:
         """Decode one delivered message; never raises, whatever the topic and bytes."""

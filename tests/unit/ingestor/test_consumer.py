@@ -98,3 +98,18 @@ def test_paused_consumer_leaves_messages_to_the_broker() -> None:
     consumer.pause()
     client.deliver(scheme.sample("h1", "eth0"), sample())
     assert got == []
+
+
+def test_a_failing_sink_never_escapes_into_paho() -> None:
+    scheme = TopicScheme("p")
+    config = ConsumerConfig("127.0.0.1", 1883, "ing", (), 10, 60, 30, timedelta(minutes=5))
+
+    def broken(_item: Received) -> None:
+        raise RuntimeError("boom")
+
+    consumer = Consumer(config, scheme, broken, client_factory=FakeClient, clock=lambda: NOW)
+    consumer.start()
+    client = consumer.client
+    assert isinstance(client, FakeClient)
+    client.deliver(scheme.sample("h1", "eth0"), sample())
+    assert client.acks == []
