@@ -17,7 +17,9 @@ RAW = 0
 
 
 def to_ms(value: datetime) -> int:
-    """Milliseconds since the epoch, exactly (no float rounding)."""
+    """Milliseconds since the epoch, exactly (no float rounding); naive times are refused."""
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value}: pass a timezone-aware (UTC) time")
     return (value - EPOCH) // MS
 
 

@@ -29,6 +29,11 @@ def test_ms_round_trip_is_exact() -> None:
     assert from_ms(to_ms(value)) == value
 
 
+def test_naive_times_are_refused() -> None:
+    with pytest.raises(ValueError, match="naive"):
+        to_ms(datetime(2026, 11, 22))
+
+
 @pytest.mark.parametrize("step", [timedelta(0), timedelta(seconds=-1), timedelta(microseconds=5)])
 def test_bad_steps(step: timedelta) -> None:
     with pytest.raises(ValueError, match="step"):

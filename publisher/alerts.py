@@ -1,0 +1,153 @@
+"""Error/drop alert thresholds and their evaluation on each sample (feat-003)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+from schemas import AlertState, InterfaceSample, TopicScheme, encode
+
+DEFAULT_ERRORS_PER_SEC = 1.0
+DEFAULT_DROPS_PER_SEC = 10.0
+OFF = math.inf
+"""A threshold that never triggers."""
+
+_ERROR_FIELDS = ("rx_errors", "tx_errors")
+_DROP_FIELDS = ("rx_dropped", "tx_dropped")
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """Thresholds for interfaces whose name matches `pattern`; None inherits the global."""
+
+    pattern: str
+    errors_per_sec: float | None = None
+    drops_per_sec: float | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Override:
+        """Parse `GLOB=ERRORS,DROPS` (`wg*=5,off`, `eth0=-,100`; `-` inherits, `off` never)."""
+        pattern, sep, values = text.rpartition("=")
+        parts = values.split(",")
+        if not sep or not pattern or len(parts) != 2:
+            raise ValueError(f"alert override {text!r} is not GLOB=ERRORS,DROPS")
+        return cls(pattern, _parse_limit(parts[0], text), _parse_limit(parts[1], text))
+
+
+def _parse_limit(value: str, text: str) -> float | None:
+    value = value.strip()
+    if value == "-":
+        return None
+    if value.lower() == "off":
+        return OFF
+    try:
+        limit = float(value)
+    except ValueError:
+        raise ValueError(f"alert override {text!r}: {value!r} is not a number") from None
+    if not limit >= 0:
+        raise ValueError(f"alert override {text!r}: limits must be >= 0")
+    return limit
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Errors and drops per second above which an interface is in alert."""
+
+    errors_per_sec: float = DEFAULT_ERRORS_PER_SEC
+    drops_per_sec: float = DEFAULT_DROPS_PER_SEC
+    overrides: Sequence[Override] = ()
+
+    def for_iface(self, iface: str) -> tuple[float, float]:
+        """(errors, drops) limits for `iface`: the first matching override wins."""
+        for override in self.overrides:
+            if fnmatchcase(iface, override.pattern):
+                errors = override.errors_per_sec
+                drops = override.drops_per_sec
+                return (
+                    self.errors_per_sec if errors is None else errors,
+                    self.drops_per_sec if drops is None else drops,
+                )
+        return self.errors_per_sec, self.drops_per_sec
+
+
+def _rate(sample: InterfaceSample, fields: tuple[str, ...]) -> tuple[float, ...] | None:
+    """Per-second rates of `fields`, or None when any delta is unknown."""
+    if sample.interval_s is None:
+        return None
+    deltas = [getattr(sample.delta, f) for f in fields]
+    if any(d is None for d in deltas):
+        return None
+    return tuple(d / sample.interval_s for d in deltas)
+
+
+def _fmt(limit: float) -> str:
+    return f"{limit:g}"
+
+
+def _reason(kind: str, fields: tuple[str, ...], rates: tuple[float, ...], limit: float) -> str:
+    parts = ", ".join(f"{f} {r:.1f}/s" for f, r in zip(fields, rates, strict=True))
+    return f"{kind} {sum(rates):.1f}/s > {_fmt(limit)}/s ({parts})"
+
+
+class AlertEvaluator:
+    """Tracks each interface's alert state; reports a state only when it changes."""
+
+    def __init__(self, host: str, thresholds: Thresholds) -> None:
+        self._host = host
+        self._thresholds = thresholds
+        self._active: dict[str, bool] = {}
+
+    def evaluate(self, sample: InterfaceSample) -> AlertState | None:
+        """The interface's new AlertState if this sample changes it, else None.
+
+        The first sample with known deltas always reports (so a stale retained alert
+        from a previous run is replaced); samples with null deltas never do.
+        """
+        errors = _rate(sample, _ERROR_FIELDS)
+        drops = _rate(sample, _DROP_FIELDS)
+        if errors is None or drops is None:
+            return None
+        max_errors, max_drops = self._thresholds.for_iface(sample.iface)
+        reasons = []
+        if sum(errors) > max_errors:
+            reasons.append(_reason("errors", _ERROR_FIELDS, errors, max_errors))
+        if sum(drops) > max_drops:
+            reasons.append(_reason("drops", _DROP_FIELDS, drops, max_drops))
+        active = bool(reasons)
+        if self._active.get(sample.iface) == active:
+            return None
+        self._active[sample.iface] = active
+        return AlertState(
+            host=self._host,
+            iface=sample.iface,
+            active=active,
+            reason="; ".join(reasons)[:256] if reasons else None,
+            since=sample.ts,
+            errors_per_sec=sum(errors),
+            drops_per_sec=sum(drops),
+        )
+
+    def forget(self, iface: str) -> None:
+        """Drop what is known of a vanished interface (a new one starts fresh)."""
+        self._active.pop(iface, None)
+
+
+Publish = Callable[[str, bytes, bool], None]
+
+
+class AlertPublisher:
+    """Evaluates each sample and publishes alert changes, retained, on the alert topic."""
+
+    def __init__(self, publish: Publish, scheme: TopicScheme, evaluator: AlertEvaluator) -> None:
+        self._publish = publish
+        self._scheme = scheme
+        self._evaluator = evaluator
+
+    def on_sample(self, sample: InterfaceSample) -> AlertState | None:
+        """Evaluate one sample; publish and return the new state if it changed."""
+        state = self._evaluator.evaluate(sample)
+        if state is not None:
+            self._publish(self._scheme.alert(state.host, state.iface), encode(state), True)
+        return state
