@@ -23,19 +23,23 @@ ARPHRD_ETHER = 1
 ARPHRD_LOOPBACK = 772
 ARPHRD_NONE = 65534  # wireguard, tun without a link layer
 _TUNNEL_TYPES = frozenset({512, 768, 769, 776, 778, 823, ARPHRD_NONE})  # ppp, ipip, sit, gre ...
-_SPEED_UNKNOWN = (-1, 0xFFFFFFFF)
+MAX_SPEED_MBPS = 10**9  # the schema's bounds; the kernel's SPEED_UNKNOWN (-1, 2**32-1) is None
+MAX_MTU = 2**31 - 1
+MAX_COUNTER = 2**64 - 1
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){0,31}$")
 _VLAN_NAME = re.compile(r"^.+\.\d+$")
-_OPER_STATES = {s.value: s for s in OperState}
+_OPER_STATES = {s.value.encode(): s for s in OperState}
 
 
 @dataclass(frozen=True, slots=True)
-class LinkStatic:
-    """What rarely changes about a link: cached per (name, ifindex) by the Collector."""
+class LinkDetails:
+    """What changes only with a link event (operstate or ifindex change): cached meanwhile."""
 
     mac: str | None
     arp_type: int | None
     kind: InterfaceKind
+    speed_mbps: int | None
+    mtu: int | None
 
 
 class NetDevCounters(NamedTuple):
@@ -59,8 +63,7 @@ class NetDevCounters(NamedTuple):
     tx_compressed: int
 
 
-@dataclass(frozen=True, slots=True)
-class InterfaceReading:
+class InterfaceReading(NamedTuple):
     """One interface as read now: its kernel counters and its link state."""
 
     name: str
@@ -97,25 +100,33 @@ class InterfaceReading:
         return self.counters.tx_packets
 
 
-def _read(path: str) -> str | None:
-    """A sysfs/procfs attribute, stripped; None if absent or unreadable (EINVAL: link down)."""
+def _read_bytes(path: str) -> bytes | None:
+    """A sysfs/procfs attribute's raw bytes; None if absent or unreadable (EINVAL: link down)."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
         return None
     try:
-        return os.read(fd, 4096).decode("ascii", "replace").strip()
+        return os.read(fd, 4096)
     except OSError:
         return None
     finally:
         os.close(fd)
 
 
-def _int(text: str | None, base: int = 10) -> int | None:
-    if text is None:
+def _read(path: str) -> str | None:
+    """A text attribute, stripped."""
+    raw = _read_bytes(path)
+    return None if raw is None else raw.decode("ascii", "replace").strip()
+
+
+def _read_int(path: str, base: int = 10) -> int | None:
+    """A numeric attribute (int() takes the bytes and their newline as they are)."""
+    raw = _read_bytes(path)
+    if raw is None:
         return None
     try:
-        return int(text, base)
+        return int(raw, base)
     except ValueError:
         return None
 
@@ -133,10 +144,15 @@ def parse_net_dev(text: str) -> tuple[dict[str, NetDevCounters], list[str]]:
         name = name.strip()
         fields = rest.split()
         try:
-            values = tuple(int(f) for f in fields)
+            values = tuple(map(int, fields))
         except ValueError:
             values = ()
-        if not name or len(values) != len(NetDevCounters._fields) or min(values) < 0:
+        if (
+            not name
+            or len(values) != len(NetDevCounters._fields)
+            or min(values) < 0
+            or max(values) > MAX_COUNTER
+        ):
             warnings.append(f"/proc/net/dev line {number} skipped (garbage): {line[:120]!r}")
             continue
         rows[name] = NetDevCounters._make(values)
@@ -193,43 +209,56 @@ def classify(name: str, arp_type: int | None, present: Callable[[str], bool]) ->
     return InterfaceKind.OTHER
 
 
-def read_static(sys_root: str | Path, name: str) -> LinkStatic:
-    """Read the attributes that rarely change: MAC address, ARP type and kind."""
-    base = os.path.join(sys_root, "class", "net", name)
-    mac = _read(os.path.join(base, "address"))
+def read_details(sys_root: str | Path, name: str) -> LinkDetails:
+    """Read MAC address, ARP type, kind, speed and MTU."""
+    base = f"{sys_root}/class/net/{name}/"
+    mac = _read(base + "address")
     if mac is not None:
         mac = mac.lower()
         if not _MAC.match(mac) or not mac.strip("0:"):  # all-zero is no address
             mac = None
-    arp_type = _int(_read(os.path.join(base, "type")))
-    kind = classify(name, arp_type, lambda entry: os.path.exists(os.path.join(base, entry)))
-    return LinkStatic(mac=mac, arp_type=arp_type, kind=kind)
+    arp_type = _read_int(base + "type")
+    speed = _read_int(base + "speed")  # EINVAL while the link is down: None
+    mtu = _read_int(base + "mtu")
+    return LinkDetails(
+        mac=mac,
+        arp_type=arp_type,
+        kind=classify(name, arp_type, lambda entry: os.path.exists(base + entry)),
+        speed_mbps=speed if speed is not None and 0 <= speed <= MAX_SPEED_MBPS else None,
+        mtu=mtu if mtu is not None and 0 <= mtu <= MAX_MTU else None,
+    )
+
+
+DetailsSource = Callable[[str, int | None, OperState | None], LinkDetails]
 
 
 def read_interface(
     sys_root: str | Path,
     name: str,
     counters: NetDevCounters,
-    static: Callable[[str, int | None], LinkStatic] | None = None,
+    details: DetailsSource | None = None,
 ) -> InterfaceReading:
     """Combine one /proc/net/dev row with the link's sysfs attributes."""
-    base = os.path.join(sys_root, "class", "net", name) + os.sep
-    state_text = _read(base + "operstate")
-    oper_state = None if state_text is None else _OPER_STATES.get(state_text, OperState.UNKNOWN)
-    carrier_int = _int(_read(base + "carrier"))
-    carrier = None if carrier_int is None else carrier_int == 1
-    flags = _int(_read(base + "flags"), 16)
-    speed = _int(_read(base + "speed"))
-    ifindex = _int(_read(base + "ifindex"))
-    info = static(name, ifindex) if static else read_static(sys_root, name)
+    base = f"{sys_root}/class/net/{name}/"
+    state_raw = _read_bytes(base + "operstate")
+    oper_state = None
+    if state_raw is not None:
+        oper_state = _OPER_STATES.get(state_raw.strip(), OperState.UNKNOWN)
+    carrier = flags = None
+    if oper_state is OperState.UNKNOWN:  # only then do IFF_UP and carrier decide is_up
+        carrier_int = _read_int(base + "carrier")
+        carrier = None if carrier_int is None else carrier_int == 1
+        flags = _read_int(base + "flags", 16)
+    ifindex = _read_int(base + "ifindex")
+    info = details(name, ifindex, oper_state) if details else read_details(sys_root, name)
     return InterfaceReading(
         name,
         counters,
         is_up=link_is_up(oper_state, flags, carrier),
         oper_state=oper_state,
         carrier=carrier,
-        speed_mbps=None if speed is None or speed in _SPEED_UNKNOWN or speed < 0 else speed,
-        mtu=_int(_read(base + "mtu")),
+        speed_mbps=info.speed_mbps,
+        mtu=info.mtu,
         flags=flags,
         ifindex=ifindex,
         mac=info.mac,
@@ -275,9 +304,15 @@ def get_network_interfaces(
 
 
 class Collector:
-    """Reads interfaces each cycle, caching static link attributes and repeating no warning."""
+    """Reads interfaces each cycle; repeats no warning.
 
-    STATIC_REFRESH_CYCLES = 60
+    Each cycle reads /proc/net/dev and, per link, `operstate` and `ifindex` (plus `carrier` and
+    `flags` when operstate is `unknown`). Speed, MTU, MAC and kind change only with a link event,
+    so they are re-read when operstate or ifindex changes, and at least every
+    DETAILS_REFRESH_CYCLES cycles (an MTU changed on a link that stays up shows then).
+    """
+
+    DETAILS_REFRESH_CYCLES = 60
 
     def __init__(
         self,
@@ -288,15 +323,19 @@ class Collector:
         self.proc_root = str(proc_root)
         self.sys_root = str(sys_root)
         self.wanted = interface_filter or InterfaceFilter()
-        self._static: dict[tuple[str, int | None], LinkStatic] = {}
+        # name -> (ifindex, operstate, details): only the link's current state is kept
+        self._details: dict[str, tuple[int | None, OperState | None, LinkDetails]] = {}
         self._cycles = 0
         self._warned: set[str] = set()
 
-    def _cached_static(self, name: str, ifindex: int | None) -> LinkStatic:
-        key = (name, ifindex)
-        info = self._static.get(key)
-        if info is None:
-            info = self._static[key] = read_static(self.sys_root, name)
+    def _cached_details(
+        self, name: str, ifindex: int | None, oper_state: OperState | None
+    ) -> LinkDetails:
+        cached = self._details.get(name)
+        if cached is not None and cached[0] == ifindex and cached[1] is oper_state:
+            return cached[2]
+        info = read_details(self.sys_root, name)
+        self._details[name] = (ifindex, oper_state, info)
         return info
 
     def _warn_new(self, warnings: list[str]) -> None:
@@ -307,14 +346,14 @@ class Collector:
         self._warned = current
 
     def collect(self) -> list[InterfaceReading]:
-        """Read every selected interface now (cheap: static attributes come from the cache)."""
+        """Read every selected interface now."""
         self._cycles += 1
-        if self._cycles % self.STATIC_REFRESH_CYCLES == 0:
-            self._static.clear()  # picks up a changed MAC; bounds the cache as links churn
+        if self._cycles % self.DETAILS_REFRESH_CYCLES == 0:
+            self._details.clear()  # picks up a changed MTU or MAC; bounds the cache as links churn
         rows, warnings = read_net_dev(self.proc_root)
         self._warn_new(warnings)
         return [
-            read_interface(self.sys_root, name, values, self._cached_static)
+            read_interface(self.sys_root, name, values, self._cached_details)
             for name, values in rows.items()
             if self.wanted(name)
         ]

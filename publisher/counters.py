@@ -8,7 +8,8 @@ spike. A reset of any counter resets the whole interface, since the baseline is 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import operator
+from collections.abc import Sequence
 
 WRAP_32 = 2**32
 HEADROOM = 1.1
@@ -45,26 +46,23 @@ def counter_delta(prev: int, cur: int, max_wrapped: float) -> int | None:
 
 def compute_deltas(
     names: Sequence[str],
-    prev: Mapping[str, int],
-    cur: Mapping[str, int],
+    prev: Sequence[int],
+    cur: Sequence[int],
     elapsed_s: float,
     speed_mbps: int | None,
-) -> dict[str, int | None]:
-    """Deltas of every named counter; all None if any counter reset or time did not advance."""
-    unknown: dict[str, int | None] = dict.fromkeys(names)
+) -> tuple[int, ...] | None:
+    """Deltas of counters aligned with `names`; None if any counter reset or no time passed."""
     if elapsed_s <= 0:
-        return unknown
-    deltas: dict[str, int | None] = {}
-    for name in names:
-        delta = counter_delta(prev[name], cur[name], plausible_max(name, speed_mbps, elapsed_s))
-        if delta is None:
-            return unknown
-        deltas[name] = delta
-    return deltas
-
-
-def rate(delta: int | None, elapsed_s: float) -> float | None:
-    """Per-second rate of a delta; None when the delta is unknown."""
-    if delta is None or elapsed_s <= 0:
         return None
-    return delta / elapsed_s
+    deltas = tuple(map(operator.sub, cur, prev))
+    if min(deltas, default=0) >= 0:  # the common case: nothing went down
+        return deltas
+    byte_cap = plausible_max("rx_bytes", speed_mbps, elapsed_s)
+    packet_cap = byte_cap / MIN_FRAME_BYTES
+    unwrapped = []
+    for name, before, now in zip(names, prev, cur, strict=True):
+        delta = counter_delta(before, now, byte_cap if name in BYTE_COUNTERS else packet_cap)
+        if delta is None:
+            return None
+        unwrapped.append(delta)
+    return tuple(unwrapped)

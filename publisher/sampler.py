@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import logging
+import operator
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from pydantic import ValidationError
 
-from publisher.collect import InterfaceReading
-from publisher.counters import compute_deltas, rate
-from schemas import COUNTER_NAMES, Deltas, InterfaceSample, OperState
+from publisher.collect import InterfaceReading, NetDevCounters
+from publisher.counters import compute_deltas
+from schemas import COUNTER_NAMES, RATE_NAMES, InterfaceSample, OperState
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class _Previous:
-    counters: dict[str, int]
+# The schema's ten counters, picked from the sixteen of /proc/net/dev, in COUNTER_NAMES order.
+_PICK = operator.itemgetter(*(NetDevCounters._fields.index(name) for name in COUNTER_NAMES))
+# Rates follow the first counters: rx_bytes -> rx_bytes_per_sec ...
+assert all(r == f"{c}_per_sec" for r, c in zip(RATE_NAMES, COUNTER_NAMES, strict=False))
+
+
+class _Previous(NamedTuple):
+    counters: tuple[int, ...]
     at: float
     ifindex: int | None
     boot_id: str
@@ -64,53 +70,51 @@ class Sampler:
         previous, self._prev = self._prev, {}
         samples: list[InterfaceSample] = []
         for reading in readings:
-            counters = {name: getattr(reading.counters, name) for name in COUNTER_NAMES}
-            state = _Previous(counters, at, reading.ifindex, boot_id, reading.speed_mbps)
+            state = _Previous(
+                _PICK(reading.counters), at, reading.ifindex, boot_id, reading.speed_mbps
+            )
             sample = self._build(reading, state, previous.get(reading.name), ts)
             if sample is not None:
                 self._prev[reading.name] = state
                 samples.append(sample)
         return samples
 
+    @staticmethod
+    def _deltas(cur: _Previous, prev: _Previous | None) -> tuple[float, tuple[int, ...] | None]:
+        """Seconds since the previous sample, and the deltas (None: first sample or a reset)."""
+        if prev is None:
+            return 0.0, None
+        elapsed = round(cur.at - prev.at, 6)
+        if prev.boot_id != cur.boot_id or prev.ifindex != cur.ifindex:
+            return elapsed, None
+        speed = _max_speed(prev.speed_mbps, cur.speed_mbps)
+        return elapsed, compute_deltas(COUNTER_NAMES, prev.counters, cur.counters, elapsed, speed)
+
     def _build(
         self, reading: InterfaceReading, cur: _Previous, prev: _Previous | None, ts: datetime
     ) -> InterfaceSample | None:
-        elapsed = round(cur.at - prev.at, 6) if prev is not None else 0.0
-        if prev is None or prev.boot_id != cur.boot_id or prev.ifindex != cur.ifindex:
-            deltas: dict[str, int | None] = dict.fromkeys(COUNTER_NAMES)
-        else:
-            speed = _max_speed(prev.speed_mbps, cur.speed_mbps)
-            deltas = compute_deltas(COUNTER_NAMES, prev.counters, cur.counters, elapsed, speed)
+        elapsed, deltas = self._deltas(cur, prev)
+        fields: dict[str, object] = dict(zip(COUNTER_NAMES, cur.counters, strict=True))
+        if deltas is not None:
+            fields["delta"] = dict(zip(COUNTER_NAMES, deltas, strict=True))
+            for name, delta in zip(RATE_NAMES, deltas, strict=False):
+                fields[name] = delta / elapsed  # elapsed > 0 whenever deltas are known
+        fields.update(
+            host=self.host,
+            iface=reading.name,
+            ts=ts,
+            seq=self.next_seq,
+            boot_id=cur.boot_id,
+            interval_s=elapsed or None,
+            is_up=reading.is_up,
+            oper_state=reading.oper_state or OperState.UNKNOWN,
+            speed_mbps=reading.speed_mbps,
+            mtu=reading.mtu,
+            mac=reading.mac,
+            kind=reading.kind,
+        )
         try:
-            sample = InterfaceSample(
-                host=self.host,
-                iface=reading.name,
-                ts=ts,
-                seq=self.next_seq,
-                boot_id=cur.boot_id,
-                interval_s=elapsed if elapsed > 0 else None,
-                rx_bytes=reading.counters.rx_bytes,
-                tx_bytes=reading.counters.tx_bytes,
-                rx_packets=reading.counters.rx_packets,
-                tx_packets=reading.counters.tx_packets,
-                rx_errors=reading.counters.rx_errors,
-                tx_errors=reading.counters.tx_errors,
-                rx_dropped=reading.counters.rx_dropped,
-                tx_dropped=reading.counters.tx_dropped,
-                multicast=reading.counters.multicast,
-                collisions=reading.counters.collisions,
-                delta=Deltas(**deltas),
-                rx_bytes_per_sec=rate(deltas["rx_bytes"], elapsed),
-                tx_bytes_per_sec=rate(deltas["tx_bytes"], elapsed),
-                rx_packets_per_sec=rate(deltas["rx_packets"], elapsed),
-                tx_packets_per_sec=rate(deltas["tx_packets"], elapsed),
-                is_up=reading.is_up,
-                oper_state=reading.oper_state or OperState.UNKNOWN,
-                speed_mbps=reading.speed_mbps,
-                mtu=reading.mtu,
-                mac=reading.mac,
-                kind=reading.kind,
-            )
+            sample = InterfaceSample.model_validate(fields)
         except ValidationError as exc:
             if reading.name not in self._invalid:
                 self._invalid.add(reading.name)

@@ -32,9 +32,10 @@ except PackageNotFoundError:  # a source tree that is not installed
     VERSION = "0.0.0+unknown"
 
 ACK_BATCH = 100  # acknowledged ids deleted from the spool in one transaction
-ACK_FLUSH_S = 0.5  # ... or after this long, whichever comes first
+ACK_FLUSH_S = 0.5  # ... or after this long (at least an interval: the next cycle takes them)
 STATUS_REFRESH_S = 60.0  # republish the retained status so spool_depth stays current
 RETRY_S = 0.1  # after the transport refused to queue a message
+TOPIC_CACHE_MAX = 4096
 
 
 class Transport(Protocol):
@@ -156,7 +157,8 @@ class Publisher:
         self.clock = clock
         self.wallclock = wallclock
         self.sampler = sampler or Sampler(host, spool.last_seq + 1, wallclock=wallclock)
-        self.bucket = TokenBucket(options.replay_rate, options.replay_rate, clock)
+        burst = min(options.replay_rate, options.max_inflight)
+        self.bucket = TokenBucket(options.replay_rate, burst, clock)
         self.wake = threading.Event()
         self.stopping = False
         self.boot_id = collector.boot_id()
@@ -169,6 +171,8 @@ class Publisher:
         self._status_due = 0.0
         self._dropped_reported = 0
         self._retry_at = 0.0
+        self._rate_warned = False
+        self._topics: dict[str, str] = {}
 
     # -- status messages --------------------------------------------------------------------
     def status(self, state: HostState = HostState.ONLINE) -> bytes:
@@ -179,7 +183,7 @@ class Publisher:
             interval=self.options.interval,
             boot_id=self.boot_id,
             ts=self.wallclock(),
-            spool_depth=self.spool.depth,
+            spool_depth=self.backlog,
             spool_dropped=self.spool.dropped,
         )
 
@@ -203,13 +207,31 @@ class Publisher:
         samples = self.sampler.sample(readings, self.boot_id)
         if not samples:
             return 0
-        items = [(self.scheme.sample(self.host, s.iface), encode(s)) for s in samples]
+        items = [(self._topic(s.iface), encode(s)) for s in samples]
+        live_rate = len(items) / self.options.interval
+        if live_rate > self.options.replay_rate and not self._rate_warned:
+            self._rate_warned = True
+            log.warning(
+                "%.0f samples/s exceed --replay-rate %.0f/s: the spool will only grow",
+                live_rate,
+                self.options.replay_rate,
+            )
         try:
-            self.spool.put(items, last_seq=samples[-1].seq)
+            # Acknowledged rows leave in the same transaction: one commit per cycle.
+            self.spool.put(items, last_seq=samples[-1].seq, acked=self._acked)
         except sqlite3.Error as exc:
             log.error("spool write failed, %d samples lost: %s", len(items), exc)
             return 0
+        self._acked = []
         return len(items)
+
+    def _topic(self, iface: str) -> str:
+        topic = self._topics.get(iface)
+        if topic is None:
+            if len(self._topics) > TOPIC_CACHE_MAX:  # veth names churn with containers
+                self._topics.clear()
+            topic = self._topics[iface] = self.scheme.sample(self.host, iface)
+        return topic
 
     # -- draining the spool -----------------------------------------------------------------
     def pump(self) -> None:
@@ -223,11 +245,9 @@ class Publisher:
             spool_id = self._inflight.pop(mid, None)
             if spool_id is not None:
                 if not self._acked:
-                    self._flush_by = self.clock() + ACK_FLUSH_S
+                    self._flush_by = self.clock() + max(ACK_FLUSH_S, self.options.interval)
                 self._acked.append(spool_id)
-        if self._acked and (
-            len(self._acked) >= ACK_BATCH or not self._inflight or self.clock() >= self._flush_by
-        ):
+        if self._acked and (len(self._acked) >= ACK_BATCH or self.clock() >= self._flush_by):
             self._flush_acks()
 
     def _flush_acks(self) -> None:
@@ -280,9 +300,14 @@ class Publisher:
         return max(0.0, min(waits))
 
     @property
+    def backlog(self) -> int:
+        """Samples in the spool not yet acknowledged."""
+        return max(0, self.spool.depth - len(self._acked))
+
+    @property
     def delivered(self) -> bool:
-        """Nothing left in the spool nor waiting to be deleted from it."""
-        return self.spool.depth == 0 and not self._acked and not self._inflight
+        """Every sample in the spool has been acknowledged."""
+        return self.backlog == 0 and not self._inflight
 
     # -- running ----------------------------------------------------------------------------
     def request_stop(self, signum: int | None = None, frame: FrameType | None = None) -> None:

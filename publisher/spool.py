@@ -32,6 +32,14 @@ CREATE TABLE IF NOT EXISTS queue (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
+_COUNT_RANGE = "SELECT count(*), coalesce(sum(size), 0) FROM queue WHERE id BETWEEN ? AND ?"
+_DELETE_RANGE = "DELETE FROM queue WHERE id BETWEEN ? AND ?"
+_COUNT_LIST = (
+    "SELECT count(*), coalesce(sum(size), 0) FROM queue"
+    " WHERE id IN (SELECT value FROM json_each(?))"
+)
+_DELETE_LIST = "DELETE FROM queue WHERE id IN (SELECT value FROM json_each(?))"
+
 Row = tuple[int, str, bytes]
 
 
@@ -71,6 +79,7 @@ class Spool:
         row = self.db.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
         self.last_seq: int = row[0] if row else -1
         self.last_id = self._max_id()
+        self._recent: list[Row] = []  # the rows of the last put still queued, to peek for free
 
     def _max_id(self) -> int:
         """The highest id ever given (AUTOINCREMENT keeps it in sqlite_sequence)."""
@@ -102,21 +111,36 @@ class Spool:
             raise
         return db
 
-    def put(self, items: Sequence[tuple[str, bytes]], last_seq: int | None = None) -> int:
-        """Commit messages (and the last seq used) in one transaction; returns how many dropped."""
+    def put(
+        self,
+        items: Sequence[tuple[str, bytes]],
+        last_seq: int | None = None,
+        acked: Sequence[int] = (),
+    ) -> int:
+        """Commit messages and the last seq used, and delete `acked` ids, in one transaction.
+
+        Returns how many of the oldest were dropped to keep under the size cap.
+        """
         rows = [(t, p, len(t) + len(p) + ROW_OVERHEAD_BYTES) for t, p in items]
         added = sum(r[2] for r in rows)
         with self._transaction():
+            removed, removed_bytes = self._delete(sorted(set(acked)))
             self.db.executemany("INSERT INTO queue (topic, payload, size) VALUES (?, ?, ?)", rows)
             if last_seq is not None:
                 self.db.execute(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_seq', ?)", (last_seq,)
                 )
-            dropped, freed = self._drop_oldest(self.bytes + added - self.max_bytes)
+            size = self.bytes - removed_bytes + added
+            dropped, freed, dropped_up_to = self._drop_oldest(size - self.max_bytes)
             last_id = self._max_id()
         self.last_id = last_id
-        self.depth += len(items) - dropped
-        self.bytes += added - freed
+        # AUTOINCREMENT ids within one transaction are consecutive.
+        first_id = last_id - len(items) + 1
+        self._recent = [
+            (first_id + i, t, p) for i, (t, p) in enumerate(items) if first_id + i > dropped_up_to
+        ]
+        self.depth += len(items) - removed - dropped
+        self.bytes = size - freed
         if last_seq is not None:
             self.last_seq = last_seq
         if dropped:
@@ -129,22 +153,23 @@ class Spool:
             )
         return dropped
 
-    def _drop_oldest(self, excess: int) -> tuple[int, int]:
-        """Delete the oldest rows until `excess` bytes are freed; returns (rows, bytes)."""
+    def _drop_oldest(self, excess: int) -> tuple[int, int, int]:
+        """Delete the oldest rows until `excess` bytes are freed; (rows, bytes, last id gone)."""
         if excess <= 0:
-            return 0, 0
-        count = freed = 0
-        last_id = None
+            return 0, 0, 0
+        count = freed = last_id = 0
         for row_id, size in self.db.execute("SELECT id, size FROM queue ORDER BY id"):
             count, freed, last_id = count + 1, freed + size, row_id
             if freed >= excess:
                 break
-        if last_id is not None:
-            self.db.execute("DELETE FROM queue WHERE id <= ?", (last_id,))
-        return count, freed
+        self.db.execute("DELETE FROM queue WHERE id <= ?", (last_id,))
+        return count, freed, last_id
 
     def peek(self, after_id: int = 0, limit: int = 100) -> list[Row]:
         """The oldest messages with an id above `after_id`, oldest first."""
+        recent = self._recent
+        if recent and after_id >= recent[0][0] - 1:  # all wanted rows were written last: no read
+            return [row for row in recent if row[0] > after_id][:limit]
         cursor = self.db.execute(
             "SELECT id, topic, payload FROM queue WHERE id > ? ORDER BY id LIMIT ?",
             (after_id, limit),
@@ -153,19 +178,30 @@ class Spool:
 
     def delete(self, ids: Iterable[int]) -> int:
         """Remove acknowledged messages (ids already gone are ignored); returns how many went."""
-        id_list = (json.dumps(list(ids)),)
+        id_list = sorted(set(ids))
         with self._transaction():
-            removed, freed = self.db.execute(
-                "SELECT count(*), coalesce(sum(size), 0) FROM queue"
-                " WHERE id IN (SELECT value FROM json_each(?))",
-                id_list,
-            ).fetchone()
-            self.db.execute(
-                "DELETE FROM queue WHERE id IN (SELECT value FROM json_each(?))", id_list
-            )
+            removed, freed = self._delete(id_list)
         self.depth -= removed
         self.bytes -= freed
-        return int(removed)
+        if self._recent and id_list and id_list[-1] >= self._recent[0][0]:
+            gone = set(id_list)
+            self._recent = [row for row in self._recent if row[0] not in gone]
+        return removed
+
+    def _delete(self, ids: Sequence[int]) -> tuple[int, int]:
+        """Delete ids given in ascending order; acknowledged ids are mostly one range."""
+        if not ids:
+            return 0, 0
+        if ids[-1] - ids[0] + 1 == len(ids):
+            params: tuple[object, ...] = (ids[0], ids[-1])
+            count_sql, delete_sql = _COUNT_RANGE, _DELETE_RANGE
+        else:
+            params = (json.dumps(list(ids)),)
+            count_sql, delete_sql = _COUNT_LIST, _DELETE_LIST
+        removed, freed = self.db.execute(count_sql, params).fetchone()
+        if removed:
+            self.db.execute(delete_sql, params)
+        return int(removed), int(freed)
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:

@@ -137,8 +137,12 @@ def test_all_sixteen_counters_and_link_attributes_are_read(host: FakeHost) -> No
     (eth0,) = get_network_interfaces(host.proc, host.sys)
     assert eth0.counters._asdict() == counters
     assert (eth0.speed_mbps, eth0.mtu, eth0.mac) == (100, 9000, "aa:bb:cc:dd:ee:ff")
-    assert (eth0.carrier, eth0.flags, eth0.ifindex, eth0.arp_type) == (True, 0x1003, 1, 1)
+    assert (eth0.ifindex, eth0.arp_type) == (1, 1)
     assert eth0.kind is InterfaceKind.ETHERNET
+    assert (eth0.carrier, eth0.flags) == (None, None)  # read only when operstate is unknown
+    host.set_link("eth0", operstate="unknown", flags=0x1002, carrier=1)
+    (eth0,) = get_network_interfaces(host.proc, host.sys)
+    assert (eth0.carrier, eth0.flags, eth0.is_up) == (True, 0x1002, False)
 
 
 def test_unknown_speed_and_absent_attributes_are_none(host: FakeHost) -> None:
@@ -265,10 +269,23 @@ def test_collector_warns_once_while_the_problem_lasts(
     assert len(caplog.records) == 2  # warned again once it came back
 
 
-def test_collector_rereads_static_attributes_of_a_recreated_link(host: FakeHost) -> None:
+def test_collector_rereads_details_of_a_recreated_link(host: FakeHost) -> None:
     collector = Collector(host.proc, host.sys)
     host.add("eth0", address="52:54:00:00:00:01")
     assert collector.collect()[0].mac == "52:54:00:00:00:01"
     host.remove("eth0")
     host.add("eth0", address="52:54:00:00:00:02")  # a new ifindex
     assert collector.collect()[0].mac == "52:54:00:00:00:02"
+
+
+def test_speed_is_reread_on_a_link_event_and_mtu_within_the_refresh(host: FakeHost) -> None:
+    collector = Collector(host.proc, host.sys)
+    host.add("eth0", speed=1000, mtu=1500)
+    assert collector.collect()[0].speed_mbps == 1000
+    host.set_link("eth0", operstate="down", speed=None)  # EINVAL while down
+    assert collector.collect()[0].speed_mbps is None
+    host.set_link("eth0", operstate="up", speed=100)  # renegotiated at 100 Mbit/s
+    assert collector.collect()[0].speed_mbps == 100
+    host.set_link("eth0", mtu=9000)  # the link stays up
+    mtus = [collector.collect()[0].mtu for _ in range(Collector.DETAILS_REFRESH_CYCLES)]
+    assert mtus[-1] == 9000

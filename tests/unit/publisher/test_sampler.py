@@ -140,7 +140,7 @@ def test_recreated_interface_with_new_ifindex_is_a_reset(rig: Rig) -> None:
     samples = rig.cycle()
     assert samples["veth0"].delta.rx_bytes is None and samples["veth0"].delta.tx_bytes is None
     assert samples["eth0"].delta.rx_bytes == 50
-    assert BOOT_ID == samples["eth0"].boot_id
+    assert samples["eth0"].boot_id == BOOT_ID
 
 
 def test_errors_and_drops_follow_the_same_rules(rig: Rig) -> None:

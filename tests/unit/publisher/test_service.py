@@ -58,7 +58,9 @@ def test_every_sample_goes_through_the_spool_and_leaves_it_on_ack(tmp_path: Path
     assert publisher.spool.depth == 3  # not acknowledged yet
     transport.ack_all()
     publisher.pump()
-    assert publisher.spool.depth == 0 and publisher.delivered
+    assert publisher.backlog == 0 and publisher.delivered
+    publisher.cycle()  # acknowledged rows leave in the next cycle's transaction
+    assert publisher.spool.depth == 3
 
 
 def test_outage_backlog_is_replayed_in_order(tmp_path: Path) -> None:
@@ -74,7 +76,7 @@ def test_outage_backlog_is_replayed_in_order(tmp_path: Path) -> None:
         publisher.pump()
     seqs = [s["seq"] for s in transport.samples()]
     assert seqs == list(range(30))
-    assert publisher.spool.depth == 0
+    assert publisher.backlog == 0
 
 
 def test_in_flight_window_is_bounded(tmp_path: Path) -> None:
@@ -94,7 +96,9 @@ def test_in_flight_window_is_bounded(tmp_path: Path) -> None:
 def test_replay_rate_is_bounded(tmp_path: Path) -> None:
     clock = FakeClock()
     transport = FakeTransport(auto_ack=True)
-    publisher, _ = make(tmp_path, transport, clock=clock, ifaces=10, replay_rate=20)
+    publisher, _ = make(
+        tmp_path, transport, clock=clock, ifaces=10, replay_rate=20, max_inflight=100
+    )
     for _ in range(10):
         publisher.cycle()  # a backlog of 100
     publisher.pump()
@@ -108,6 +112,26 @@ def test_replay_rate_is_bounded(tmp_path: Path) -> None:
     for _ in range(10):
         publisher.pump()
     assert len(transport.samples()) == 50  # the bucket holds at most one second's worth
+
+
+def test_burst_is_no_bigger_than_the_window(tmp_path: Path) -> None:
+    clock = FakeClock()
+    transport = FakeTransport(auto_ack=True)
+    publisher, _ = make(tmp_path, transport, clock=clock, ifaces=10, replay_rate=100)
+    for _ in range(10):
+        publisher.cycle()
+    for _ in range(5):
+        publisher.pump()
+    assert len(transport.samples()) == 20  # max_inflight: the default window
+
+
+def test_warns_when_live_samples_outrun_the_rate(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    publisher, _ = make(tmp_path, FakeTransport(), ifaces=3, interval=0.1, replay_rate=10)
+    publisher.cycle()
+    publisher.cycle()
+    assert caplog.text.count("exceed --replay-rate") == 1
 
 
 def test_a_replaced_client_resends_from_the_oldest_unacknowledged(tmp_path: Path) -> None:
@@ -144,9 +168,7 @@ def test_status_on_connect_and_when_the_spool_drops(tmp_path: Path) -> None:
     assert transport.statuses()[-1]["spool_dropped"] == 4
 
 
-def test_the_loop_survives_a_failing_cycle(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_loop_survives_a_failing_cycle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     transport = FakeTransport(auto_ack=True)
     publisher, _ = make(tmp_path, transport, interval=0.1)
     calls = {"n": 0}

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from publisher.spool import ROW_OVERHEAD_BYTES, Spool, SpoolBusyError
 
@@ -46,7 +48,7 @@ def test_ids_are_never_reused(spool: Spool) -> None:
     ids = [i for i, _, _ in spool.peek(0, 10)]
     spool.delete(ids)
     spool.put(items(1, start=3))
-    (new_id, _, _), = spool.peek(0, 10)
+    ((new_id, _, _),) = spool.peek(0, 10)
     assert new_id > max(ids)
     assert spool.last_id == new_id
 
@@ -134,3 +136,48 @@ def test_failed_put_leaves_nothing_half_written(
 def test_permissions_are_private(spool: Spool) -> None:
     lock = spool.path.with_name(spool.path.name + ".lock")
     assert os.stat(lock).st_mode & 0o077 == 0
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    ops=st.lists(
+        st.one_of(
+            st.tuples(st.just("put"), st.integers(0, 6)),
+            st.tuples(st.just("delete"), st.lists(st.integers(0, 40), max_size=8)),
+        ),
+        max_size=25,
+    ),
+    cap_rows=st.integers(3, 30),
+)
+def test_peek_always_agrees_with_the_table(
+    tmp_path_factory: pytest.TempPathFactory, ops: list[tuple[str, object]], cap_rows: int
+) -> None:
+    path = tmp_path_factory.mktemp("spool") / "spool.db"
+    spool = Spool(path, max_bytes=cap_rows * (100 + 5 + ROW_OVERHEAD_BYTES))
+    made = 0
+    try:
+        for op, arg in ops:
+            if op == "put":
+                spool.put(items(arg, start=made))  # type: ignore[arg-type]
+                made += arg  # type: ignore[operator]
+            else:
+                spool.delete(arg)  # type: ignore[arg-type]
+            table = spool.db.execute("SELECT id, topic, payload FROM queue ORDER BY id").fetchall()
+            assert spool.depth == len(table)
+            for after in {0, *(row[0] - 1 for row in table), spool.last_id}:
+                for limit in (1, 3, 100):
+                    expected = [r for r in table if r[0] > after][:limit]
+                    assert spool.peek(after, limit) == expected
+    finally:
+        spool.close()
+
+
+def test_delete_takes_ranges_and_scattered_ids(spool: Spool) -> None:
+    spool.put(items(10))
+    ids = [i for i, _, _ in spool.peek(0, 10)]
+    assert spool.delete(ids[2:5]) == 3
+    assert spool.delete([ids[0], ids[7], ids[9], 12345]) == 3
+    assert [i for i, _, _ in spool.peek(0, 10)] == [ids[1], ids[5], ids[6], ids[8]]
+    assert spool.depth == 4
