@@ -240,8 +240,12 @@ class MqttLink:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            if self._connect():
-                self._serve()
+            try:
+                if self._connect():
+                    self._serve()
+            except Exception:  # the link never dies: the spool keeps everything meanwhile
+                log.exception("MQTT network loop failed; reconnecting")
+                self._connected.clear()
             if self._stop.is_set():
                 break
             if self._fallback:

@@ -156,7 +156,9 @@ class Publisher:
         self.options = options
         self.clock = clock
         self.wallclock = wallclock
-        self.sampler = sampler or Sampler(host, spool.last_seq + 1, wallclock=wallclock)
+        self.sampler = sampler or Sampler(
+            host, spool.last_seq + 1, wallclock=wallclock, monotonic=clock
+        )
         burst = min(options.replay_rate, options.max_inflight)
         self.bucket = TokenBucket(options.replay_rate, burst, clock)
         self.wake = threading.Event()
@@ -282,7 +284,7 @@ class Publisher:
             self._cursor = spool_id
             sent += 1
         else:
-            if len(rows) < room:  # rows between the cursor and last_id were dropped
+            if len(rows) < room:  # all is handed over (a gap before last_id was dropped)
                 self._cursor = self.spool.last_id
         self.bucket.spend(sent)
 
