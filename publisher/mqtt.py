@@ -134,6 +134,9 @@ class MqttLink:
         self.options = options
         self.on_connected = on_connected
         self.on_activity = on_activity
+        # Topics subscribed (QoS 1) on every connection, routed to on_message (HA birth ...).
+        self.subscriptions: list[str] = []
+        self.on_message: Callable[[str, bytes], None] = lambda topic, payload: None
         self.protocol = paho.MQTTv5
         self.generation = 0  # bumped when the client is replaced: its in-flight messages are gone
         self.backoff = Backoff(options.reconnect_min, options.reconnect_max)
@@ -215,6 +218,7 @@ class MqttLink:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
+        client.on_message = self._on_message
         return client
 
     def _connect(self) -> bool:
@@ -286,6 +290,8 @@ class MqttLink:
         )
         self._failures, self._down_since = 0, None
         self.backoff.reset()
+        for topic in self.subscriptions:
+            client.subscribe(topic, qos=1)
         self._connected.set()
         self.on_connected(self)
         self.on_activity()
@@ -299,6 +305,12 @@ class MqttLink:
                 log.warning("connection to the broker lost: %s", reason)
         self._connected.clear()
         self.on_activity()
+
+    def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
+        try:
+            self.on_message(msg.topic, bytes(msg.payload))
+        except Exception:  # a bad message is logged and skipped, never kills the link
+            log.exception("handling a message on %s failed", msg.topic)
 
     def _on_publish(
         self, client: paho.Client, userdata: object, mid: int, reason: Any, props: Any

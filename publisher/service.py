@@ -22,7 +22,7 @@ from typing import Protocol
 from publisher.collect import Collector
 from publisher.sampler import Sampler
 from publisher.spool import Spool
-from schemas import HostState, HostStatus, TopicScheme, encode
+from schemas import HostState, HostStatus, InterfaceSample, TopicScheme, encode
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +175,8 @@ class Publisher:
         self._retry_at = 0.0
         self._rate_warned = False
         self._topics: dict[str, str] = {}
+        # Called with each cycle's samples once they are spooled (HA discovery, alerts ...).
+        self.sample_listeners: list[Callable[[list[InterfaceSample]], None]] = []
 
     # -- status messages --------------------------------------------------------------------
     def status(self, state: HostState = HostState.ONLINE) -> bytes:
@@ -225,6 +227,11 @@ class Publisher:
             log.error("spool write failed, %d samples lost: %s", len(items), exc)
             return 0
         self._acked = []
+        for listener in self.sample_listeners:
+            try:
+                listener(samples)
+            except Exception:  # an add-on's bug must not stop the samples
+                log.exception("sample listener %r failed", listener)
         return len(items)
 
     def _topic(self, iface: str) -> str:

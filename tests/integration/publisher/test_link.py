@@ -200,3 +200,40 @@ def test_mqtts_with_a_ca_and_a_clear_error_for_the_wrong_one(
     )  # fmt: skip
     assert wrong.wait() == 1
     assert "certificate verify failed" in wrong.output()
+
+
+def test_subscriptions_are_made_on_connect_and_routed(mosquitto: Mosquitto, unique: str) -> None:
+    """Room for add-ons such as Home Assistant discovery, which listens for HA's birth."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from publisher.mqtt import LinkOptions, MqttLink, parse_broker_url
+
+    got: list[tuple[str, bytes]] = []
+    link = MqttLink(
+        LinkOptions(
+            broker=parse_broker_url(mosquitto.url),
+            client_id=f"link-{unique}",
+            will_topic=f"{unique}/will",
+            will_payload=b"gone",
+        )
+    )
+    link.subscriptions.append(f"{unique}/ha/status")
+    link.on_message = lambda topic, payload: got.append((topic, payload))
+    link.start()
+    try:
+        wait_until(lambda: link.connected, 10, "link connected")
+        other = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        other.connect(mosquitto.host, mosquitto.port)
+        other.loop_start()
+
+        def sent_and_routed() -> bool:  # SUBACK may trail CONNACK: send until it is routed
+            other.publish(f"{unique}/ha/status", b"online", qos=1).wait_for_publish(1)
+            return bool(got)
+
+        wait_until(sent_and_routed, 10, "the routed message")
+        other.loop_stop()
+        other.disconnect()
+    finally:
+        link.close()
+    assert (f"{unique}/ha/status", b"online") in got

@@ -249,3 +249,13 @@ def test_token_bucket() -> None:
     assert bucket.available() == 0 and bucket.wait() == pytest.approx(0.1)
     clock.now += 0.25
     assert bucket.available() == 2
+
+
+def test_sample_listeners_see_each_cycle_and_cannot_break_it(tmp_path: Path) -> None:
+    publisher, _ = make(tmp_path, FakeTransport())
+    seen: list[list[str]] = []
+    publisher.sample_listeners.append(lambda samples: seen.append([s.iface for s in samples]))
+    publisher.sample_listeners.append(lambda samples: 1 / 0)  # type: ignore[func-returns-value]
+    assert publisher.cycle() == 3
+    assert publisher.cycle() == 3
+    assert seen == [["eth0", "eth1", "eth2"]] * 2
