@@ -1,14 +1,82 @@
-"""`ifpulse ingest` (placeholder until its issue lands)."""
+"""`ifpulse ingest`: parse the settings, open the store, run the ingestor until SIGTERM."""
 
 from __future__ import annotations
 
+import logging
+import signal
 import sys
+from types import FrameType
+from urllib.parse import urlsplit
+
+from pydantic import ValidationError
+from pydantic_settings import CliApp, SettingsError
+
+from ingestor.metrics import Metrics, MetricsServer
+from ingestor.service import Ingestor
+from ingestor.settings import Settings
+from stores import StoreError, open_store
+
+log = logging.getLogger("ingestor")
+
+
+def _parse(argv: list[str]) -> Settings | int:
+    # CliSuppress only hides the option from --help; refuse it outright so a password
+    # never lands in shell history or the process list.
+    if any(arg == "--password" or arg.startswith("--password=") for arg in argv):
+        sys.stderr.write(
+            "ifpulse ingest: the MQTT password is not accepted on the command line; "
+            "use --password-file or IFPULSE_PASSWORD\n"
+        )
+        return 2
+    try:
+        return CliApp.run(Settings, cli_args=argv)
+    except SystemExit as exc:  # --help, or argparse refusing an option
+        return exc.code if isinstance(exc.code, int) else 2
+    except (ValidationError, SettingsError) as exc:
+        sys.stderr.write(f"ifpulse ingest: invalid settings:\n{exc}\n")
+        return 2
 
 
 def main(argv: list[str]) -> int:
-    """Not built yet."""
-    if argv and argv[0] in ("-h", "--help"):
-        sys.stdout.write("usage: (not built yet)\n")
-        return 0
-    sys.stderr.write("not built yet\n")
-    return 3
+    """Run an ingestor; returns 0 after a clean drain on SIGTERM/SIGINT."""
+    settings = _parse(argv)
+    if isinstance(settings, int):
+        return settings
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        store = open_store(settings.store)
+    except (ValueError, StoreError, NotImplementedError) as exc:
+        log.error("cannot open the %s store: %s", urlsplit(settings.store).scheme, exc)
+        return 2
+    log.info(
+        "ingest: broker %s:%d, store %s, group %s, client id %s, batch %d / %.1fs, receive max %d",
+        settings.broker_host,
+        settings.broker_port,
+        urlsplit(settings.store).scheme,
+        settings.group or "(none)",
+        settings.client_id,
+        settings.batch_size,
+        settings.flush_interval,
+        settings.effective_receive_maximum,
+    )
+    metrics = Metrics()
+    server = MetricsServer(metrics, settings.metrics_host, settings.metrics_port)
+    ingestor = Ingestor(settings, store, metrics=metrics)
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %d: draining", signum)
+        ingestor.stop()
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    if settings.metrics_port:
+        server.start()
+    try:
+        return ingestor.run()
+    finally:
+        server.stop()
+        store.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

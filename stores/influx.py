@@ -27,6 +27,7 @@ from stores.influx_read import (
     alerts_query,
     all_series,
     host_records,
+    is_complete,
     last_seen_query,
     latest_query,
     rows,
@@ -202,7 +203,7 @@ class InfluxStore:
         # A statement may match two points if an interface changed kind at that instant.
         found: dict[str, InterfaceSample] = {}
         for series in all_series(result):
-            for row in rows(series):
+            for row in filter(is_complete, rows(series)):
                 found.setdefault(row["interface"], sample_from_row(row))
         return sorted(found.values(), key=lambda s: s.iface)
 
@@ -224,7 +225,7 @@ class InfluxStore:
         tag = tag_iface(iface) if iface is not None else None
         q = samples_query(layout, host_id, tag, bounds)
         for series in self._http.query_chunks(q, layout.db, layout.rp, self.chunk_size):
-            for row in rows(series):
+            for row in filter(is_complete, rows(series)):
                 yield sample_from_row(row)
 
     def alerts(self, host_id: str | None = None) -> list[AlertState]:

@@ -51,6 +51,18 @@ def where(host: str | None = None, iface_tag: str | None = None, *extra: str) ->
     return f" WHERE {' AND '.join(parts)}" if parts else ""
 
 
+_REQUIRED = ("seq", "boot_id", "is_up", *COUNTER_NAMES)
+
+
+def is_complete(row: Row) -> bool:
+    """False for a point 1.x shows half-written to a concurrent query (some fields still null).
+
+    Such a row is skipped by readers: the point is complete a moment later, and building a
+    sample from it would fail or invent values.
+    """
+    return all(row.get(name) is not None for name in _REQUIRED)
+
+
 def sample_from_row(row: Row) -> InterfaceSample:
     """A raw `interface` point back into the InterfaceSample it was written from."""
     fields: dict[str, Any] = {

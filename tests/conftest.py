@@ -7,11 +7,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.services.docker import DockerMosquitto, docker_can_pull, docker_wanted
 from tests.services.influxd import Influxd
 from tests.services.mosquitto import Mosquitto
 from tests.services.proc import ServiceMissing
+
+# Deadlines turn a busy CI machine's slowness into failures; correctness is what we test.
+settings.register_profile("ifpulse", deadline=None)
+settings.load_profile("ifpulse")
 
 
 def _need(factory: Callable[[], object]) -> object:

@@ -1,0 +1,363 @@
+"""Read every network interface from `/proc/net/dev` and `/sys/class/net` under injectable roots."""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import os
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+from schemas import InterfaceKind, OperState
+
+log = logging.getLogger(__name__)
+
+DEFAULT_EXCLUDE: tuple[str, ...] = ("lo",)
+UNKNOWN_BOOT_ID = "unknown"
+
+IFF_UP = 0x1
+ARPHRD_ETHER = 1
+ARPHRD_LOOPBACK = 772
+ARPHRD_NONE = 65534  # wireguard, tun without a link layer
+_TUNNEL_TYPES = frozenset({512, 768, 769, 776, 778, 823, ARPHRD_NONE})  # ppp, ipip, sit, gre ...
+MAX_SPEED_MBPS = 10**9  # the schema's bounds; the kernel's SPEED_UNKNOWN (-1, 2**32-1) is None
+MAX_MTU = 2**31 - 1
+MAX_COUNTER = 2**64 - 1
+_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){0,31}$")
+_VLAN_NAME = re.compile(r"^.+\.\d+$")
+_OPER_STATES = {s.value.encode(): s for s in OperState}
+
+
+@dataclass(frozen=True, slots=True)
+class LinkDetails:
+    """What changes only with a link event (operstate or ifindex change): cached meanwhile."""
+
+    mac: str | None
+    arp_type: int | None
+    kind: InterfaceKind
+    speed_mbps: int | None
+    mtu: int | None
+
+
+class NetDevCounters(NamedTuple):
+    """The 16 counters of one /proc/net/dev line, in the kernel's column order."""
+
+    rx_bytes: int
+    rx_packets: int
+    rx_errors: int
+    rx_dropped: int
+    rx_fifo: int
+    rx_frame: int
+    rx_compressed: int
+    multicast: int
+    tx_bytes: int
+    tx_packets: int
+    tx_errors: int
+    tx_dropped: int
+    tx_fifo: int
+    collisions: int
+    tx_carrier: int
+    tx_compressed: int
+
+
+class InterfaceReading(NamedTuple):
+    """One interface as read now: its kernel counters and its link state."""
+
+    name: str
+    counters: NetDevCounters
+    is_up: bool
+    oper_state: OperState | None
+    carrier: bool | None
+    speed_mbps: int | None
+    mtu: int | None
+    flags: int | None
+    ifindex: int | None
+    mac: str | None
+    arp_type: int | None
+    kind: InterfaceKind
+
+    @property
+    def rx_bytes(self) -> int:
+        """Bytes received."""
+        return self.counters.rx_bytes
+
+    @property
+    def tx_bytes(self) -> int:
+        """Bytes sent."""
+        return self.counters.tx_bytes
+
+    @property
+    def rx_packets(self) -> int:
+        """Packets received."""
+        return self.counters.rx_packets
+
+    @property
+    def tx_packets(self) -> int:
+        """Packets sent."""
+        return self.counters.tx_packets
+
+
+def _read_bytes(path: str) -> bytes | None:
+    """A sysfs/procfs attribute's raw bytes; None if absent or unreadable (EINVAL: link down)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        return os.read(fd, 4096)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _read(path: str) -> str | None:
+    """A text attribute, stripped."""
+    raw = _read_bytes(path)
+    return None if raw is None else raw.decode("ascii", "replace").strip()
+
+
+def _read_int(path: str, base: int = 10) -> int | None:
+    """A numeric attribute (int() takes the bytes and their newline as they are)."""
+    raw = _read_bytes(path)
+    if raw is None:
+        return None
+    try:
+        return int(raw, base)
+    except ValueError:
+        return None
+
+
+def parse_net_dev(text: str) -> tuple[dict[str, NetDevCounters], list[str]]:
+    """Parse /proc/net/dev: counters by interface name, and warnings for lines skipped."""
+    rows: dict[str, NetDevCounters] = {}
+    warnings: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        name, sep, rest = line.partition(":")
+        if not sep:
+            if line.strip() and "|" not in line:  # the two header lines carry '|'
+                warnings.append(f"/proc/net/dev line {number} skipped (no ':'): {line[:120]!r}")
+            continue
+        name = name.strip()
+        fields = rest.split()
+        try:
+            values = tuple(map(int, fields))
+        except ValueError:
+            values = ()
+        if (
+            not name
+            or len(values) != len(NetDevCounters._fields)
+            or min(values) < 0
+            or max(values) > MAX_COUNTER
+        ):
+            warnings.append(f"/proc/net/dev line {number} skipped (garbage): {line[:120]!r}")
+            continue
+        rows[name] = NetDevCounters._make(values)
+    return rows, warnings
+
+
+def read_net_dev(proc_root: str | Path) -> tuple[dict[str, NetDevCounters], list[str]]:
+    """Read and parse `{proc_root}/net/dev`; a missing or empty file gives no rows and a warning."""
+    path = os.path.join(proc_root, "net", "dev")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as exc:
+        return {}, [f"cannot read {path}: {exc.strerror or exc}"]
+    rows, warnings = parse_net_dev(raw.decode("utf-8", "replace"))
+    if not rows and not warnings:
+        warnings.append(f"{path} lists no interfaces")
+    return rows, warnings
+
+
+def read_boot_id(proc_root: str | Path) -> str | None:
+    """The kernel's boot id (changes on every boot), or None when unavailable."""
+    value = _read(os.path.join(proc_root, "sys", "kernel", "random", "boot_id"))
+    return value if value and re.fullmatch(r"[A-Za-z0-9-]{1,64}", value) else None
+
+
+def link_is_up(oper_state: OperState | None, flags: int | None, carrier: bool | None) -> bool:
+    """Usable link: operstate `up`; for `unknown`, IFF_UP and carrier; no operstate file = up."""
+    if oper_state is None or oper_state is OperState.UP:
+        return True
+    if oper_state is OperState.UNKNOWN:
+        return (flags is None or bool(flags & IFF_UP)) and carrier is not False
+    return False
+
+
+def classify(name: str, arp_type: int | None, present: Callable[[str], bool]) -> InterfaceKind:
+    """Kind of link from sysfs markers (wireless, bridge, tun_flags, bonding, device) and type."""
+    if present("wireless") or present("phy80211"):
+        return InterfaceKind.WIRELESS
+    if present("bridge"):
+        return InterfaceKind.BRIDGE
+    if present("bonding"):
+        return InterfaceKind.BOND
+    if present("tun_flags") or arp_type in _TUNNEL_TYPES:
+        return InterfaceKind.TUNNEL
+    if arp_type == ARPHRD_LOOPBACK:
+        return InterfaceKind.VIRTUAL
+    if arp_type == ARPHRD_ETHER:
+        if name.startswith("veth"):
+            return InterfaceKind.VETH
+        if _VLAN_NAME.match(name):
+            return InterfaceKind.VLAN
+        return InterfaceKind.ETHERNET if present("device") else InterfaceKind.VIRTUAL
+    return InterfaceKind.OTHER
+
+
+def read_details(sys_root: str | Path, name: str) -> LinkDetails:
+    """Read MAC address, ARP type, kind, speed and MTU."""
+    base = f"{sys_root}/class/net/{name}/"
+    mac = _read(base + "address")
+    if mac is not None:
+        mac = mac.lower()
+        if not _MAC.match(mac) or not mac.strip("0:"):  # all-zero is no address
+            mac = None
+    arp_type = _read_int(base + "type")
+    speed = _read_int(base + "speed")  # EINVAL while the link is down: None
+    mtu = _read_int(base + "mtu")
+    return LinkDetails(
+        mac=mac,
+        arp_type=arp_type,
+        kind=classify(name, arp_type, lambda entry: os.path.exists(base + entry)),
+        speed_mbps=speed if speed is not None and 0 <= speed <= MAX_SPEED_MBPS else None,
+        mtu=mtu if mtu is not None and 0 <= mtu <= MAX_MTU else None,
+    )
+
+
+DetailsSource = Callable[[str, int | None, OperState | None], LinkDetails]
+
+
+def read_interface(
+    sys_root: str | Path,
+    name: str,
+    counters: NetDevCounters,
+    details: DetailsSource | None = None,
+) -> InterfaceReading:
+    """Combine one /proc/net/dev row with the link's sysfs attributes."""
+    base = f"{sys_root}/class/net/{name}/"
+    state_raw = _read_bytes(base + "operstate")
+    oper_state = None
+    if state_raw is not None:
+        oper_state = _OPER_STATES.get(state_raw.strip(), OperState.UNKNOWN)
+    carrier = flags = None
+    if oper_state is OperState.UNKNOWN:  # only then do IFF_UP and carrier decide is_up
+        carrier_int = _read_int(base + "carrier")
+        carrier = None if carrier_int is None else carrier_int == 1
+        flags = _read_int(base + "flags", 16)
+    ifindex = _read_int(base + "ifindex")
+    info = details(name, ifindex, oper_state) if details else read_details(sys_root, name)
+    return InterfaceReading(
+        name,
+        counters,
+        is_up=link_is_up(oper_state, flags, carrier),
+        oper_state=oper_state,
+        carrier=carrier,
+        speed_mbps=info.speed_mbps,
+        mtu=info.mtu,
+        flags=flags,
+        ifindex=ifindex,
+        mac=info.mac,
+        arp_type=info.arp_type,
+        kind=info.kind,
+    )
+
+
+class InterfaceFilter:
+    """`--include` / `--exclude` glob lists: include all but `lo` by default."""
+
+    def __init__(self, include: Iterable[str] = (), exclude: Iterable[str] = DEFAULT_EXCLUDE):
+        self.include = tuple(include)
+        self.exclude = tuple(exclude)
+        self._inc = self._compile(self.include)
+        self._exc = self._compile(self.exclude)
+
+    @staticmethod
+    def _compile(globs: tuple[str, ...]) -> re.Pattern[str] | None:
+        if not globs:
+            return None
+        return re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in globs))
+
+    def __call__(self, name: str) -> bool:
+        """True if the interface is to be published."""
+        if self._inc is not None and not self._inc.match(name):
+            return False
+        return self._exc is None or not self._exc.match(name)
+
+
+def get_network_interfaces(
+    proc_root: str | Path = "/proc",
+    sys_root: str | Path = "/sys",
+    include: Iterable[str] = (),
+    exclude: Iterable[str] = DEFAULT_EXCLUDE,
+) -> list[InterfaceReading]:
+    """Every selected interface, read once; problems are logged as warnings, never raised."""
+    rows, warnings = read_net_dev(proc_root)
+    for warning in warnings:
+        log.warning("%s", warning)
+    wanted = InterfaceFilter(include, exclude)
+    return [read_interface(sys_root, n, v) for n, v in rows.items() if wanted(n)]
+
+
+class Collector:
+    """Reads interfaces each cycle; repeats no warning.
+
+    Each cycle reads /proc/net/dev and, per link, `operstate` and `ifindex` (plus `carrier` and
+    `flags` when operstate is `unknown`). Speed, MTU, MAC and kind change only with a link event,
+    so they are re-read when operstate or ifindex changes, and at least every
+    DETAILS_REFRESH_CYCLES cycles (an MTU changed on a link that stays up shows then).
+    """
+
+    DETAILS_REFRESH_CYCLES = 60
+
+    def __init__(
+        self,
+        proc_root: str | Path = "/proc",
+        sys_root: str | Path = "/sys",
+        interface_filter: InterfaceFilter | None = None,
+    ) -> None:
+        self.proc_root = str(proc_root)
+        self.sys_root = str(sys_root)
+        self.wanted = interface_filter or InterfaceFilter()
+        # name -> (ifindex, operstate, details): only the link's current state is kept
+        self._details: dict[str, tuple[int | None, OperState | None, LinkDetails]] = {}
+        self._cycles = 0
+        self._warned: set[str] = set()
+
+    def _cached_details(
+        self, name: str, ifindex: int | None, oper_state: OperState | None
+    ) -> LinkDetails:
+        cached = self._details.get(name)
+        if cached is not None and cached[0] == ifindex and cached[1] is oper_state:
+            return cached[2]
+        info = read_details(self.sys_root, name)
+        self._details[name] = (ifindex, oper_state, info)
+        return info
+
+    def _warn_new(self, warnings: list[str]) -> None:
+        current = set(warnings)
+        for warning in warnings:
+            if warning not in self._warned:
+                log.warning("%s", warning)
+        self._warned = current
+
+    def collect(self) -> list[InterfaceReading]:
+        """Read every selected interface now."""
+        self._cycles += 1
+        if self._cycles % self.DETAILS_REFRESH_CYCLES == 0:
+            self._details.clear()  # picks up a changed MTU or MAC; bounds the cache as links churn
+        rows, warnings = read_net_dev(self.proc_root)
+        self._warn_new(warnings)
+        return [
+            read_interface(self.sys_root, name, values, self._cached_details)
+            for name, values in rows.items()
+            if self.wanted(name)
+        ]
+
+    def boot_id(self) -> str:
+        """The boot id, or a constant placeholder (reboots then show only as counter resets)."""
+        return read_boot_id(self.proc_root) or UNKNOWN_BOOT_ID
