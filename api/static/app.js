@@ -71,7 +71,7 @@ function sparkline(points, periodMs, stepMs) {
     line.setAttribute("class", k);
     const xy = points.map((p, i) => {
       const x = Math.max(0, ((times[i] + stepMs / 2 - t0) / span) * 100);
-      return `${x.toFixed(2)},${(29 - (rate(p, k) / max) * 28).toFixed(2)}`;
+      return `${x.toFixed(2)},${(28 - (rate(p, k) / max) * 25).toFixed(2)}`; // 0 stays visible
     });
     line.setAttribute("points", xy.join(" "));
     svg.append(line);
