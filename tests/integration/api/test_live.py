@@ -175,12 +175,15 @@ def test_dashboard_renders_in_headless_chromium(live_api: LiveApi, tmp_path: Pat
     assert shot.stat().st_size > 10_000
 
 
-def test_schemathesis_cli_finds_no_5xx_on_the_live_process(live_api: LiveApi) -> None:
+def test_schemathesis_cli_finds_no_5xx_on_the_live_process(
+    live_api: LiveApi, tmp_path: Path
+) -> None:
     # The CLI run (coverage, fuzzing and stateful phases) over real HTTP and a real store;
     # start >= end is a rule between two export parameters OpenAPI cannot state.
     argv = [str(Path(sys.executable).with_name("schemathesis")), "run"]
     argv += [f"{live_api.url}/openapi.json", "--max-examples", "10", "--seed", "1"]
     argv += ["--exclude-checks", "positive_data_acceptance", "--no-color"]
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=240)
+    # cwd: the CLI keeps a .schemathesis/ cache in its working directory.
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=240, cwd=tmp_path)
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
     assert "No issues found" in out.stdout
