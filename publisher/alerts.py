@@ -144,10 +144,20 @@ class AlertPublisher:
         self._publish = publish
         self._scheme = scheme
         self._evaluator = evaluator
+        self._current: dict[str, AlertState] = {}
 
     def on_sample(self, sample: InterfaceSample) -> AlertState | None:
         """Evaluate one sample; publish and return the new state if it changed."""
         state = self._evaluator.evaluate(sample)
         if state is not None:
-            self._publish(self._scheme.alert(state.host, state.iface), encode(state), True)
+            self._current[state.iface] = state
+            self._send(state)
         return state
+
+    def on_connect(self) -> None:
+        """Re-publish every current state: a change made while offline must not be lost."""
+        for state in list(self._current.values()):
+            self._send(state)
+
+    def _send(self, state: AlertState) -> None:
+        self._publish(self._scheme.alert(state.host, state.iface), encode(state), True)

@@ -12,12 +12,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from publisher.alerts import AlertEvaluator, AlertPublisher, Override, Thresholds
 from publisher.collect import Collector, InterfaceFilter
+from publisher.discovery import IfaceInfo
+from publisher.ha import HaSettings, HomeAssistantDiscovery
 from publisher.mqtt import LinkOptions, MqttLink
-from publisher.service import LoopOptions, Publisher, host_status
+from publisher.service import VERSION, LoopOptions, Publisher, Transport, host_status
 from publisher.settings import PublisherSettings, load_settings
 from publisher.spool import Spool, SpoolBusyError
-from schemas import HostState, TopicScheme
+from schemas import HostState, InterfaceSample, TopicScheme
 
 log = logging.getLogger("publisher")
 
@@ -73,6 +76,33 @@ OPTIONS: list[tuple[str, str, dict[str, Any]]] = [
     ),
     ("--grace", "seconds to flush on SIGTERM before exiting (default 5)", {"type": float}),
     ("--log-level", "DEBUG, INFO, WARNING or ERROR (default INFO)", {"type": str.upper}),
+    (
+        "--no-ha-discovery",
+        "do not announce this host to Home Assistant",
+        {"action": "store_false", "dest": "ha_discovery"},
+    ),
+    ("--ha-prefix", "Home Assistant discovery prefix (default homeassistant)", {}),
+    ("--ha-rate-unit", "unit of the rate entities (default Mbit/s)", {}),
+    (
+        "--ha-gone-after",
+        "seconds before a vanished interface's entities are removed (default 86400)",
+        {"type": float},
+    ),
+    (
+        "--alert-errors-per-sec",
+        "rx+tx errors/s above which an interface is in alert (default 1)",
+        {"type": float},
+    ),
+    (
+        "--alert-drops-per-sec",
+        "rx+tx drops/s above which an interface is in alert (default 10)",
+        {"type": float},
+    ),
+    (
+        "--alert-override",
+        "GLOB=ERRORS,DROPS per-interface thresholds; '-' inherits, 'off' never (repeatable)",
+        {"action": "append"},
+    ),
 ]
 
 
@@ -145,9 +175,56 @@ def build_publisher(settings: PublisherSettings) -> Publisher:
         transport=link,
         options=loop,
     )
-    link.on_connected = publisher.on_connected
     link.on_activity = publisher.wake.set
+    attach_addons(publisher, link, settings, scheme)
     return publisher
+
+
+def attach_addons(
+    publisher: Publisher, link: MqttLink, settings: PublisherSettings, scheme: TopicScheme
+) -> None:
+    """Alerts always, Home Assistant discovery unless turned off; both fed by each cycle."""
+
+    def publish(topic: str, payload: bytes, retain: bool) -> None:
+        link.publish(topic, payload, retain=retain)
+
+    thresholds = Thresholds(
+        settings.alert_errors_per_sec,
+        settings.alert_drops_per_sec,
+        [Override.parse(o) for o in settings.alert_override],
+    )
+    alerts = AlertPublisher(publish, scheme, AlertEvaluator(settings.host_id, thresholds))
+    ha = None
+    if settings.ha_discovery:
+        ha = HomeAssistantDiscovery(
+            publish,
+            scheme,
+            settings.host_id,
+            VERSION,
+            HaSettings(
+                ha_prefix=settings.ha_prefix,
+                rate_unit=settings.ha_rate_unit,
+                interval_s=settings.interval,
+                gone_after_s=settings.ha_gone_after,
+            ),
+        )
+        link.subscriptions = ha.topics_to_subscribe()
+        link.on_message = ha.on_message
+
+    def on_connected(transport: Transport) -> None:
+        publisher.on_connected(transport)
+        alerts.on_connect()
+        if ha is not None:
+            ha.on_connect()
+
+    def on_samples(samples: list[InterfaceSample]) -> None:
+        if ha is not None:
+            ha.on_samples([IfaceInfo(s.iface, s.mac, s.kind) for s in samples])
+        for sample in samples:
+            alerts.on_sample(sample)
+
+    link.on_connected = on_connected
+    publisher.sample_listeners.append(on_samples)
 
 
 def main(argv: list[str]) -> int:

@@ -17,6 +17,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from publisher.alerts import DEFAULT_DROPS_PER_SEC, DEFAULT_ERRORS_PER_SEC, Override
+from publisher.discovery import DEFAULT_HA_PREFIX, DEFAULT_RATE_UNIT, RATE_FACTORS
 from publisher.mqtt import BrokerAddress, parse_broker_url
 from schemas import DEFAULT_PREFIX, TopicScheme
 
@@ -71,6 +73,13 @@ class PublisherSettings(BaseSettings):
     replay_rate: float = Field(default=200.0, gt=0)
     grace: float = Field(default=5.0, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    ha_discovery: bool = True
+    ha_prefix: str = DEFAULT_HA_PREFIX
+    ha_rate_unit: str = DEFAULT_RATE_UNIT
+    ha_gone_after: float = Field(default=86400.0, gt=0)
+    alert_errors_per_sec: float = Field(default=DEFAULT_ERRORS_PER_SEC, ge=0)
+    alert_drops_per_sec: float = Field(default=DEFAULT_DROPS_PER_SEC, ge=0)
+    alert_override: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @classmethod
     def settings_customise_sources(
@@ -92,6 +101,26 @@ class PublisherSettings(BaseSettings):
             value = [value]
         if isinstance(value, list):
             return [g.strip() for item in value for g in str(item).split(",") if g.strip()]
+        return value
+
+    @field_validator("alert_override", mode="before")
+    @classmethod
+    def _split_overrides(cls, value: Any) -> Any:
+        """`GLOB=ERRORS,DROPS` items contain commas, so the environment separates them by `;`."""
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list):
+            items = [o.strip() for item in value for o in str(item).split(";") if o.strip()]
+            for item in items:
+                Override.parse(item)  # a bad override is a configuration error at start
+            return items
+        return value
+
+    @field_validator("ha_rate_unit")
+    @classmethod
+    def _check_rate_unit(cls, value: str) -> str:
+        if value not in RATE_FACTORS:
+            raise ValueError(f"must be one of {', '.join(RATE_FACTORS)}")
         return value
 
     @field_validator("host_id")

@@ -150,3 +150,18 @@ def test_alert_publisher_publishes_changes_retained_on_the_alert_topic() -> None
     msgs = [decode(t, p, scheme=scheme) for t, p, _ in sent]
     assert all(isinstance(m, AlertState) for m in msgs)
     assert [m.active for m in msgs if isinstance(m, AlertState)] == [False, True]
+
+
+def test_reconnect_re_announces_current_states() -> None:
+    """A state change published while offline must not stay lost: on_connect repeats it."""
+    scheme = TopicScheme("pfx")
+    sent: list[tuple[str, bytes, bool]] = []
+    pub = AlertPublisher(lambda t, p, r: sent.append((t, p, r)), scheme, AlertEvaluator("h1", TH))
+    pub.on_connect()
+    assert sent == []
+    pub.on_sample(tick(1))
+    pub.on_sample(tick(2, rx_errors=1000))
+    sent.clear()
+    pub.on_connect()
+    (msg,) = [decode(t, p, scheme=scheme) for t, p, _ in sent]
+    assert isinstance(msg, AlertState) and msg.active

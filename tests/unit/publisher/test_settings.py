@@ -133,8 +133,10 @@ def test_help_lists_every_option_and_exits_0() -> None:
         assert re.search(rf"^\s+{re.escape(flag)}\b", out.stdout, re.M), flag
     for flag in ("--config", "IFPULSE_PASSWORD", "IFPULSE_"):
         assert flag in out.stdout
-    fields = set(PublisherSettings.model_fields) - {"password"}
-    assert {f"--{name.replace('_', '-')}" for name in fields} <= {f for f, _, _ in OPTIONS}
+    fields = set(PublisherSettings.model_fields) - {"password", "ha_discovery"}
+    flags = {f for f, _, _ in OPTIONS}
+    assert {f"--{name.replace('_', '-')}" for name in fields} <= flags
+    assert "--no-ha-discovery" in flags  # the one boolean that defaults to on
 
 
 @pytest.mark.parametrize(
@@ -168,3 +170,20 @@ def test_backoff_doubles_with_jitter_up_to_the_cap() -> None:
     real = Backoff(1, 30)
     delays = [real.next() for _ in range(50)]
     assert all(0.5 <= d <= 30 for d in delays) and len(set(delays)) > 10
+
+
+def test_alert_overrides_from_env_are_separated_by_semicolons(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("IFPULSE_ALERT_OVERRIDE", "wg*=5,off; eth0=-,100")
+    assert load_settings({}).alert_override == ["wg*=5,off", "eth0=-,100"]
+    monkeypatch.setenv("IFPULSE_ALERT_OVERRIDE", "wg*=five,off")
+    with pytest.raises(ValueError, match="not a number"):
+        load_settings({})
+
+
+def test_ha_options() -> None:
+    s = load_settings({"ha_discovery": False, "ha_rate_unit": "kB/s"})
+    assert (s.ha_discovery, s.ha_rate_unit, s.ha_prefix) == (False, "kB/s", "homeassistant")
+    with pytest.raises(ValueError, match="must be one of"):
+        load_settings({"ha_rate_unit": "furlongs/s"})
