@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from stores import Store, open_store
 from tests.services.docker import DockerMosquitto, docker_can_pull, docker_wanted
 from tests.services.influxd import Influxd
 from tests.services.mosquitto import Mosquitto
@@ -82,6 +83,25 @@ def influxd_factory(tmp_path: Path) -> Iterator[Callable[[], Influxd]]:
     yield make
     for server in started:
         server.stop()
+
+
+@pytest.fixture(params=["sqlite", "influx"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path, unique: str) -> str:
+    """A fresh, empty store of each kind: a SQLite file, or a database on the session influxd."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store' / 'ifpulse.db'}"
+    server: Influxd = request.getfixturevalue("influxd")
+    return server.store_url(unique)
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    """The store behind `store_url`, opened, and closed after the test."""
+    opened = open_store(store_url)
+    try:
+        yield opened
+    finally:
+        opened.close()
 
 
 @pytest.fixture

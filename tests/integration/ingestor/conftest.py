@@ -21,10 +21,7 @@ def sqlite_url(tmp_path: Path) -> str:
     return _created(f"sqlite:///{tmp_path}/x.db")
 
 
-@pytest.fixture(params=["sqlite", "influxdb"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path, unique: str) -> str:
-    """A fresh store of each kind: a SQLite file, or a database on the session's influxd."""
-    if request.param == "sqlite":
-        return _created(f"sqlite:///{tmp_path}/x.db")
-    influxd = request.getfixturevalue("influxd")
-    return _created(influxd.store_url(unique))
+@pytest.fixture
+def store_url(store_url: str) -> str:
+    """The shared fresh store of each kind (tests/conftest.py), created as the ingestor would."""
+    return _created(store_url)
