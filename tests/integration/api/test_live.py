@@ -9,7 +9,6 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from html.parser import HTMLParser
 from pathlib import Path
 
 import httpx
@@ -18,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from stores import open_store
 from tests.factories import sample
+from tests.services.browser import DomFacts, chromium
 from tests.services.proc import Process, free_port, need_binary, port_open
 from tests.unit.api.helpers import status
 
@@ -120,46 +120,15 @@ def test_token_file_guards_api_but_not_health(tmp_path: Path) -> None:
     assert TOKEN not in api.process.tail(200)
 
 
-class _DomFacts(HTMLParser):
-    """What the dumped DOM shows: hosts, interface cards, sparkline point counts."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.hosts: list[str] = []
-        self.interfaces: list[str] = []
-        self.spark_points: list[int] = []
-        self.polylines: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = dict(attrs)
-        if tag == "button" and a.get("data-host"):
-            self.hosts.append(a["data-host"] or "")
-        if tag == "article" and a.get("data-interface"):
-            self.interfaces.append(a["data-interface"] or "")
-        if tag == "svg" and a.get("data-points") is not None:
-            self.spark_points.append(int(a["data-points"] or 0))
-        if tag == "polyline":
-            self.polylines.append(a.get("points") or "")
-
-
-def _chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess[str]:
-    binary = need_binary("chromium", "chromium")
-    argv = [binary, "--headless", "--no-sandbox", "--disable-gpu"]
-    argv += ["--disable-background-networking", "--disable-component-update", "--disable-sync"]
-    argv += ["--no-first-run", f"--user-data-dir={profile}", "--virtual-time-budget=5000"]
-    argv += ["--window-size=1280,900", "--hide-scrollbars", *args]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=90)
-
-
-def test_dashboard_renders_in_headless_chromium(live_api: LiveApi, tmp_path: Path) -> None:
+def test_dashboard_renders_in_headlesschromium(live_api: LiveApi, tmp_path: Path) -> None:
     try:
         need_binary("chromium", "chromium")
     except Exception as exc:  # a missing browser is a failure, never a silent skip
         pytest.fail(str(exc), pytrace=False)
     page = f"{live_api.url}/#{HOST}"
-    dom = _chromium(["--dump-dom", page], tmp_path / "profile-dom")
+    dom = chromium(["--dump-dom", page], tmp_path / "profile-dom")
     assert dom.returncode == 0, dom.stderr[-2000:]
-    facts = _DomFacts()
+    facts = DomFacts()
     facts.feed(dom.stdout)
     assert facts.hosts == [HOST], dom.stdout[:2000]
     assert sorted(facts.interfaces) == sorted(IFACES)
@@ -169,7 +138,7 @@ def test_dashboard_renders_in_headless_chromium(live_api: LiveApi, tmp_path: Pat
     assert all(len(p.split()) >= 30 for p in facts.polylines)
     assert 'data-ready="true"' in dom.stdout
     shot = tmp_path / "dashboard.png"
-    result = _chromium([f"--screenshot={shot}", page], tmp_path / "profile-shot")
+    result = chromium([f"--screenshot={shot}", page], tmp_path / "profile-shot")
     assert result.returncode == 0, result.stderr[-2000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 10_000

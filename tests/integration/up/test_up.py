@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.services.browser import DomFacts, chromium
 from tests.services.proc import free_port
 
 pytestmark = pytest.mark.integration
@@ -69,8 +70,12 @@ def test_up_serves_this_host_and_keeps_data_across_a_restart(tmp_path: Path) -> 
         names = [i["name"] for i in host["network_interfaces"]]
         assert names == real  # this machine's own interfaces, lo excluded
         assert b"ifpulse is up" in up.log.read_bytes()
-        html = urllib.request.urlopen(f"{up.base}/", timeout=5).read()
-        assert b"<html" in html.lower()
+        dom = chromium(["--dump-dom", f"{up.base}/#{host['id']}"], tmp_path / "profile")
+        assert dom.returncode == 0, dom.stderr[-2000:]
+        facts = DomFacts()
+        facts.feed(dom.stdout)
+        assert facts.hosts == [host["id"]]  # the dashboard renders this host's cards
+        assert sorted(facts.interfaces) == real
     finally:
         assert up.interrupt() == 0
     stopped_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
