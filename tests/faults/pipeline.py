@@ -72,14 +72,15 @@ def count(
     sent: set[tuple[str, str | None, int]],
     started: float,
     note: str = "",
+    host: str | None = None,
 ) -> Figures:
     """Compare what was sent with what is stored; keys with iface None match any interface.
 
     A publisher numbers its samples per host, so (host, seq) identifies a sample; `lost`
     counts sent keys with no point, `duplicates` points beyond one per key (including one
-    seq stored under two interfaces).
+    seq stored under two interfaces). `host` limits the stored points read back.
     """
-    points = stored_points(store_url)
+    points = stored_points(store_url, host)
     per_key = Counter((h, s) for h, _, s in points)
     exact = {(h, i, s) for h, i, s in points}
     lost = sum(
