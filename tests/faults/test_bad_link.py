@@ -162,11 +162,20 @@ class DelayProxy:
         finally:
             writer.close()
 
+    async def _shutdown(self) -> None:
+        self.server.close()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     def close(self) -> None:
-        """Stop listening and stop the loop (open connections die with it)."""
-        self.loop.call_soon_threadsafe(self.server.close)
+        """Stop listening, end every connection, stop the loop."""
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(self._shutdown(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+        self.loop.close()
 
 
 class NetnsPublisher(PublisherProcess):
