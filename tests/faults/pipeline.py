@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from stores import open_store
+from stores import StoreError, open_store
 from tests.fixtures.proc_trees import FakeHost
 from tests.integration.ingestor.helpers import FAR_FUTURE, FAR_PAST, ProcessIngestor, wait_for
 from tests.integration.publisher.helpers import ROOT, PublisherProcess, read_spool
@@ -59,10 +59,10 @@ def stored_points(store_url: str, host: str | None = None) -> list[tuple[str, st
 
 
 def stored_count(store_url: str, host: str | None = None) -> int:
-    """Points stored so far (-1 while influxd shows a half-written point, see progress())."""
+    """Points stored so far, for polling while an ingestor writes (-1: ask again)."""
     try:
         return len(stored_points(store_url, host))
-    except TypeError:
+    except (TypeError, StoreError):  # a half-written influx point; SQLite busy with a write
         return -1
 
 
