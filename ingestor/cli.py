@@ -32,7 +32,13 @@ def _parse(argv: list[str]) -> Settings | int:
         return CliApp.run(Settings, cli_args=argv)
     except SystemExit as exc:  # --help, or argparse refusing an option
         return exc.code if isinstance(exc.code, int) else 2
-    except (ValidationError, SettingsError) as exc:
+    except ValidationError as exc:
+        # Without the values given: a password in a URL would otherwise be echoed.
+        errors = exc.errors(include_input=False, include_url=False)
+        lines = [f"  {'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in errors]
+        sys.stderr.write("ifpulse ingest: invalid settings:\n" + "\n".join(lines) + "\n")
+        return 2
+    except SettingsError as exc:
         sys.stderr.write(f"ifpulse ingest: invalid settings:\n{exc}\n")
         return 2
 

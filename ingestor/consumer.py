@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -109,6 +110,8 @@ class Consumer:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
+        self.client.on_connect_fail = self._on_connect_fail
+        self._last_connect_error = ""
         if config.username is not None:
             self.client.username_pw_set(config.username, config.password)
         if config.tls:
@@ -165,6 +168,7 @@ class Consumer:
         with self._lock:
             self._generation += 1
             self._connected = True
+        self._last_connect_error = ""
         self.connected.set()
         self._on_connection(True)
         log.info("connected (session present: %s)", flags.session_present)
@@ -175,6 +179,20 @@ class Consumer:
             # broker resend every retained status.
             options = SubscribeOptions(qos=1)
             client.subscribe([(f, options) for f in self._config.filters])
+
+    def _on_connect_fail(self, _client: mqtt.Client, _userdata: Any) -> None:
+        # paho calls this inside its `except OSError`, and drops the error afterwards: log it
+        # here, or a wrong CA or a refused port would look like an ingestor that just waits.
+        error = str(sys.exc_info()[1] or "unknown error")
+        level = logging.DEBUG if error == self._last_connect_error else logging.WARNING
+        self._last_connect_error = error
+        log.log(
+            level,
+            "cannot connect to the broker %s:%d: %s (retrying)",
+            self._config.host,
+            self._config.port,
+            error,
+        )
 
     def _on_subscribe(
         self, _client: mqtt.Client, _userdata: Any, _mid: int, reasons: Any, _props: Any

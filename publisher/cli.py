@@ -227,13 +227,31 @@ def attach_addons(
     publisher.sample_listeners.append(on_samples)
 
 
+def describe(exc: ValidationError) -> str:
+    """The validation errors without the values given: a password may be among them."""
+    return "\n".join(
+        f"  {'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}"
+        for e in exc.errors(include_input=False, include_url=False)
+    )
+
+
 def main(argv: list[str]) -> int:
     """Run `ifpulse publish`; returns the exit status."""
+    if any(arg == "--password" or arg.startswith("--password=") for arg in argv):
+        # argparse would echo the unknown option and its value into the error message.
+        sys.stderr.write(
+            "ifpulse publish: the MQTT password is not accepted on the command line; "
+            "use --password-file or IFPULSE_PASSWORD\n"
+        )
+        return 2
     try:
         settings = _settings(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return int(exc.code or 0)
-    except (ValidationError, ValueError) as exc:
+    except ValidationError as exc:
+        sys.stderr.write(f"ifpulse publish: invalid configuration:\n{describe(exc)}\n")
+        return 2
+    except ValueError as exc:
         sys.stderr.write(f"ifpulse publish: invalid configuration:\n{exc}\n")
         return 2
     logging.basicConfig(
