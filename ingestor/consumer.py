@@ -118,7 +118,9 @@ class Consumer:
             self.client.tls_set(
                 ca_certs=config.tls_ca, certfile=config.tls_cert, keyfile=config.tls_key
             )
-        self.client.reconnect_delay_set(min_delay=1, max_delay=10)
+        # Come back fast: after a broker restart without persistence our subscriptions are
+        # gone, and publishers hold their backlog only a few seconds (--broker-reset-hold).
+        self.client.reconnect_delay_set(min_delay=1, max_delay=2)
 
     def start(self) -> None:
         """Connect in the background (retrying until the broker answers)."""

@@ -75,6 +75,12 @@ OPTIONS: list[tuple[str, str, dict[str, Any]]] = [
         {"type": float},
     ),
     ("--grace", "seconds to flush on SIGTERM before exiting (default 5)", {"type": float}),
+    (
+        "--broker-reset-hold",
+        "seconds to hold the backlog when the broker lost our session, so subscribers "
+        "resubscribe first (default 10)",
+        {"type": float},
+    ),
     ("--log-level", "DEBUG, INFO, WARNING or ERROR (default INFO)", {"type": str.upper}),
     (
         "--no-ha-discovery",
@@ -145,6 +151,7 @@ def build_publisher(settings: PublisherSettings) -> Publisher:
         replay_rate=settings.replay_rate,
         grace=settings.grace,
         once_timeout=settings.once_timeout,
+        broker_reset_hold=settings.broker_reset_hold,
     )
     will = host_status(
         settings.host_id, HostState.OFFLINE, interval=settings.interval, boot_id=collector.boot_id()

@@ -139,6 +139,8 @@ class MqttLink:
         self.on_message: Callable[[str, bytes], None] = lambda topic, payload: None
         self.protocol = paho.MQTTv5
         self.generation = 0  # bumped when the client is replaced: its in-flight messages are gone
+        self.session_resets = 0  # reconnects the broker answered without our session
+        self._had_session = False
         self.backoff = Backoff(options.reconnect_min, options.reconnect_max)
         self._acks: queue.SimpleQueue[int] = queue.SimpleQueue()
         self._connected = threading.Event()
@@ -288,6 +290,9 @@ class MqttLink:
             self._failures,
             outage,
         )
+        if self._had_session and not flags.session_present:
+            self.session_resets += 1
+        self._had_session = True
         self._failures, self._down_since = 0, None
         self.backoff.reset()
         for topic in self.subscriptions:

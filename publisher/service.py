@@ -42,6 +42,8 @@ class Transport(Protocol):
     """What the loop needs of the MQTT link (a fake one in unit tests)."""
 
     generation: int
+    session_resets: int
+    """Times the broker answered a reconnect without our session: it lost its state."""
 
     @property
     def connected(self) -> bool:
@@ -69,6 +71,7 @@ class LoopOptions:
     replay_rate: float = 200.0
     grace: float = 5.0
     once_timeout: float = 30.0
+    broker_reset_hold: float = 10.0
 
 
 class TokenBucket:
@@ -168,6 +171,7 @@ class Publisher:
         self._inflight: dict[int, int] = {}  # MQTT message id -> spool id
         self._cursor = 0  # highest spool id handed to the transport
         self._generation = 0
+        self._session_resets = 0
         self._acked: list[int] = []
         self._flush_by = 0.0
         self._status_due = 0.0
@@ -275,6 +279,8 @@ class Publisher:
             self._cursor = 0
             if self._acked:
                 self._flush_acks()
+        if transport.session_resets != self._session_resets:
+            self._hold_after_broker_reset(transport.session_resets)
         if not transport.connected or self.clock() < self._retry_at:
             return
         room = min(self.options.max_inflight - len(self._inflight), self.bucket.available())
@@ -294,6 +300,20 @@ class Publisher:
             if len(rows) < room:  # all is handed over (a gap before last_id was dropped)
                 self._cursor = self.spool.last_id
         self.bucket.spend(sent)
+
+    def _hold_after_broker_reset(self, resets: int) -> None:
+        # A broker that restarted without persistence has also forgotten the ingestors'
+        # subscriptions; what we send before they resubscribe reaches nobody. Give them time.
+        self._session_resets = resets
+        hold = self.options.broker_reset_hold
+        if hold > 0:
+            self._retry_at = max(self._retry_at, self.clock() + hold)
+            log.warning(
+                "the broker lost our session (restarted without persistence?): holding the "
+                "%d spooled samples %.0fs so subscribers can come back first",
+                self.backlog,
+                hold,
+            )
 
     def _wait_time(self, next_cycle: float) -> float:
         now = self.clock()

@@ -72,6 +72,7 @@ class PublisherSettings(BaseSettings):
     max_inflight: int = Field(default=20, ge=1, le=65535)
     replay_rate: float = Field(default=200.0, gt=0)
     grace: float = Field(default=5.0, ge=0)
+    broker_reset_hold: float = Field(default=10.0, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     ha_discovery: bool = True
     ha_prefix: str = DEFAULT_HA_PREFIX

@@ -13,6 +13,7 @@ class FakeTransport:
 
     def __init__(self, *, connected: bool = True, auto_ack: bool = False) -> None:
         self.generation = 0
+        self.session_resets = 0
         self._connected = connected
         self.auto_ack = auto_ack
         self.sent: list[tuple[str, bytes, bool]] = []
