@@ -75,7 +75,11 @@ def test_broker_down_then_back_loses_nothing(
         traffic.close()
         stop_all(pub, ing)
     mode = "persistent" if persistence else "in-memory"
-    note = "" if persistence else "backlog held until the ingestor resubscribed; lost = acked by the dying broker"
+    note = (
+        ""
+        if persistence
+        else "backlog held until the ingestor resubscribed; lost = acked by the dying broker"
+    )
     figures = count(f"1. broker down {OUTAGE_S} s ({mode})", sqlite_url, sent, started, note)
     assert figures.sent >= 30 * (OUTAGE_S + 2) * 0.8, "the publisher kept sampling meanwhile"
     assert figures.duplicates == 0

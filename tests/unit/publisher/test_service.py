@@ -259,3 +259,23 @@ def test_sample_listeners_see_each_cycle_and_cannot_break_it(tmp_path: Path) -> 
     assert publisher.cycle() == 3
     assert publisher.cycle() == 3
     assert seen == [["eth0", "eth1", "eth2"]] * 2
+
+
+def test_backlog_is_held_after_the_broker_lost_its_sessions(tmp_path: Path) -> None:
+    """A broker restarted without persistence forgot the ingestors' subscriptions too."""
+    clock = FakeClock()
+    transport = FakeTransport(auto_ack=True)
+    publisher, _ = make(tmp_path, transport, clock=clock, broker_reset_hold=10)
+    publisher.cycle()
+    transport.session_resets = 1  # the link reconnected and found no session
+    publisher.pump()
+    assert transport.samples() == []
+    clock.now += 9.9
+    publisher.pump()
+    assert transport.samples() == []
+    clock.now += 0.2
+    publisher.pump()
+    assert len(transport.samples()) == 3
+    publisher.cycle()
+    publisher.pump()  # one hold per reset, not forever
+    assert len(transport.samples()) == 6
