@@ -98,7 +98,7 @@ def replay(
             raise SystemExit(f"publisher exited:\n{pub.tail()}")
         if time.perf_counter() - t0 > 3600:
             raise SystemExit("backlog not stored within an hour")
-        time.sleep(0.05)
+        time.sleep(0.1)  # a /metrics scrape costs the ingestor CPU: not too often
     took = time.perf_counter() - t0
     figures = {"samples": n, "seconds": took, "rate": n / took}
     for k, p in procs.items():
