@@ -2,6 +2,7 @@
 
     python bench/ingest_throughput.py                       # 30,000 samples: bare, SQLite, influxd
     python bench/ingest_throughput.py --samples 100000 --batch-size 1000 --stores sqlite
+    python bench/ingest_throughput.py --stores influx --age-hours 24   # a day-old backlog
 Every contender gets its own persistent session, created before the backlog is published, so
 all read the same N queued messages at broker speed (the publisher is not in the timing). The
 samples are full publisher-form `InterfaceSample`s (deltas, rates, link facts; ~690 B). The
@@ -60,13 +61,15 @@ def session(broker: Mosquitto, client_id: str, topic: str) -> None:
     client.loop_stop()
 
 
-def backlog(broker: Mosquitto, n: int, hosts: int = 10, ifaces: int = 10) -> tuple[int, float]:
-    """Publish n distinct samples at QoS 1 (waiting for PUBACKs); (payload bytes, msg/s)."""
+def backlog(
+    broker: Mosquitto, n: int, hosts: int = 10, ifaces: int = 10, age: float = 0.0
+) -> tuple[int, float]:
+    """Publish n distinct samples at QoS 1, `age` s old (PUBACKs awaited); (bytes, msg/s)."""
     names = [(f"host{h:03d}", f"eth{i}") for h in range(hosts) for i in range(ifaces)]
     per = -(-n // len(names))
     # Recent times, 0.1 s apart: live traffic. Old samples take the stores' backfill path
     # (influx recomputes rollups per batch), which bench/backlog_replay.py measures.
-    t0 = datetime.now(UTC) - timedelta(seconds=per * 0.1 + 5)
+    t0 = datetime.now(UTC) - timedelta(seconds=per * 0.1 + 5 + age)
     step = timedelta(milliseconds=100)
     samples = [fake_sample(h, i, t0 + k * step, k) for k in range(per) for h, i in names][:n]
     pub = Publisher(broker)
@@ -173,6 +176,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--samples", type=int, default=30_000)
     parser.add_argument("--batch-size", type=int, default=500, help="ingestor --batch-size")
     parser.add_argument("--stores", default="sqlite,influx", help="sqlite, influx or both")
+    parser.add_argument(
+        "--age-hours", type=float, default=0.0, help="stamp the samples this old (a replay)"
+    )
     args = parser.parse_args(argv)
     sigterm_as_interrupt()
     stores = [s for s in args.stores.split(",") if s]
@@ -190,7 +196,7 @@ def main(argv: list[str]) -> int:
             urls["influx"] = influxd.store_url("bench")
         for cid in ["bench-bare", *(f"bench-{s}" for s in stores)]:
             session(broker, cid, SCHEME.sample_filter())
-        size, pub_rate = backlog(broker, args.samples)
+        size, pub_rate = backlog(broker, args.samples, age=args.age_hours * 3600)
         bare_rate = bare(broker, args.samples)
         rows.append(("bare paho subscriber (count only)", bare_rate, None))
         commands = []
