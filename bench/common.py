@@ -8,6 +8,7 @@ PID when the bench ends, fails, or gets Ctrl-C / SIGTERM.
 from __future__ import annotations
 
 import contextlib
+import math
 import shlex
 import signal
 import statistics
@@ -124,7 +125,7 @@ def pct(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     if q >= 100:
         return ordered[-1]
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
 
 
 def median(values: Sequence[float]) -> float:
