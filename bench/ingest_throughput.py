@@ -1,55 +1,86 @@
-"""Drain the same QoS 1 backlog from the same mosquitto: a bare paho counter vs `ifpulse ingest`.
+"""Drain one QoS 1 backlog from one mosquitto: a bare paho counter vs `ifpulse ingest`.
 
-    python bench/ingest_throughput.py                     # 50,000 samples, SQLite, batch 500
-    python bench/ingest_throughput.py --samples 20000 --batch-size 1000
-Each contender gets its own persistent session, created before the backlog is published, so
-both read the same N queued messages at broker speed (the publisher is not in the timing).
-The ingestor runs as a child process (`python -m ifpulse ingest`) and is timed from its first
-received message to N stored, read from its /metrics.
+    python bench/ingest_throughput.py                       # 30,000 samples: bare, SQLite, influxd
+    python bench/ingest_throughput.py --samples 100000 --batch-size 1000 --stores sqlite
+    python bench/ingest_throughput.py --stores influx --age-hours 24   # a day-old backlog
+Every contender gets its own persistent session, created before the backlog is published, so
+all read the same N queued messages at broker speed (the publisher is not in the timing). The
+samples are full publisher-form `InterfaceSample`s (deltas, rates, link facts; ~690 B). The
+ingestors run as child processes (`python -m ifpulse ingest`), ack-after-write, and are timed
+from their first received message to N stored, read from their /metrics.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shlex
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+from common import (
+    Influxd,
+    Mosquitto,
+    command_line,
+    cpu_seconds,
+    free_port,
+    ifpulse,
+    metric,
+    sigterm_as_interrupt,
+    start,
+)
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from store_load import fake_sample
 
 from schemas import TopicScheme, encode
-from tests.integration.ingestor.helpers import Publisher, samples_for
-from tests.services.mosquitto import Mosquitto
-from tests.services.proc import free_port
+from tests.integration.ingestor.helpers import Publisher
 
 PREFIX = "bench"
+SCHEME = TopicScheme(PREFIX)
 
 
-def _session(broker: Mosquitto, client_id: str, topic: str) -> None:
+def session(broker: Mosquitto, client_id: str, topic: str) -> None:
     """Create a persistent session with a subscription, then leave (the broker queues)."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = 3600
     client.connect(broker.host, broker.port, clean_start=True, properties=props)
     client.loop_start()
-    client.subscribe(topic, qos=1)[1]
+    client.subscribe(topic, qos=1)
     time.sleep(0.3)
     client.disconnect()
     client.loop_stop()
 
 
-def bare(broker: Mosquitto, n: int, topic: str) -> float:
+def backlog(
+    broker: Mosquitto, n: int, hosts: int = 10, ifaces: int = 10, age: float = 0.0
+) -> tuple[int, float]:
+    """Publish n distinct samples at QoS 1, `age` s old (PUBACKs awaited); (bytes, msg/s)."""
+    names = [(f"host{h:03d}", f"eth{i}") for h in range(hosts) for i in range(ifaces)]
+    per = -(-n // len(names))
+    # Recent times, 0.1 s apart: live traffic. Old samples take the stores' backfill path
+    # (influx recomputes rollups per batch), which bench/backlog_replay.py measures.
+    t0 = datetime.now(UTC) - timedelta(seconds=per * 0.1 + 5 + age)
+    step = timedelta(milliseconds=100)
+    samples = [fake_sample(h, i, t0 + k * step, k) for k in range(per) for h, i in names][:n]
+    pub = Publisher(broker)
+    started = time.perf_counter()
+    pub.publish_samples(SCHEME, samples)
+    rate = n / (time.perf_counter() - started)
+    pub.close()
+    return len(encode(samples[0])), rate
+
+
+def bare(broker: Mosquitto, n: int) -> float:
     """A paho subscriber that only counts (QoS 1, auto ack); returns msg/s."""
     done = threading.Event()
     count = [0, 0.0]
@@ -76,89 +107,119 @@ def bare(broker: Mosquitto, n: int, topic: str) -> float:
     return n / elapsed
 
 
-def _metric(port: int, name: str) -> float:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
-            for line in resp.read().decode().splitlines():
-                if line.startswith(name + " "):
-                    return float(line.split()[1])
-    except OSError:
-        pass
-    return 0.0
-
-
-def ingest_argv(broker: Mosquitto, store: str, port: int, batch: int) -> list[str]:
-    """The ingestor's command line."""
-    return [
-        sys.executable, "-m", "ifpulse", "ingest", "--broker", broker.url, "--store", store,
-        "--topic-prefix", PREFIX, "--client-id", "bench-ingest", "--batch-size", str(batch),
-        "--flush-interval", "0.5", "--metrics-port", str(port), "--log-level", "WARNING",
+def ingest_args(
+    broker: Mosquitto, store: str, client_id: str, port: int, batch: int, group: str | None
+) -> list[str]:
+    """The arguments of `ifpulse ingest` for one bench ingestor."""
+    args = [
+        "ingest", "--broker", broker.url, "--store", store, "--topic-prefix", PREFIX,
+        "--client-id", client_id, "--batch-size", str(batch), "--metrics-port", str(port),
+        "--log-level", "WARNING",
     ]  # fmt: skip
+    return args + (["--group", group] if group else [])
 
 
-def ingestor(argv: list[str], port: int, n: int, log: Path) -> float:
-    """Run `ifpulse ingest` until N stored; returns msg/s from first received to N stored."""
-    with log.open("wb") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 600
-        first = None
-        while time.monotonic() < deadline:
-            if first is None and _metric(port, "ifpulse_ingest_received_total") > 0:
-                first = time.perf_counter()
-            if first is not None and _metric(port, "ifpulse_ingest_stored_total") >= n:
-                elapsed = time.perf_counter() - first
-                store_s = _metric(port, "ifpulse_ingest_store_write_seconds_sum")
-                print(f"ingestor: {store_s:.1f} s of {elapsed:.1f} s inside store.write_batch")
-                return n / elapsed
-            if proc.poll() is not None:
-                raise SystemExit(f"ingestor exited: {log.read_text()[-2000:]}")
-            time.sleep(0.02)
-        raise SystemExit("ingestor did not store everything within 600 s")
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
+@dataclass
+class Run:
+    """What a set of ingestors did with the backlog."""
+
+    rate: float
+    elapsed: float
+    received: float
+    stored: float
+    store_s: float
+    cpu_s: float
 
 
-def main() -> int:
-    """Run both contenders on one backlog and print the figures."""
+def ingestors(
+    stack: contextlib.ExitStack, argvs: Sequence[list[str]], ports: Sequence[int], n: int, tmp: Path
+) -> Run:
+    """Start ingestors at once; time from the first received message to N stored in total."""
+    procs = []
+    for k, argv in enumerate(argvs):
+        log = tmp / f"ingest-{argv[argv.index('--client-id') + 1]}.log"
+        # Not waiting for each to be ready: all start together, and the clock starts at the
+        # first message any of them received.
+        procs.append(start(stack, argv, log, lambda: True, f"ingestor {k}"))
+    cpu0 = sum(cpu_seconds(p.popen.pid) for p in procs if p.popen)
+
+    def total(name: str) -> float:
+        return sum(metric(port, name) for port in ports)
+
+    deadline, first = time.monotonic() + 900, 0.0
+    while time.monotonic() < deadline:
+        if not first and total("ifpulse_ingest_received_total") > 0:
+            first = time.perf_counter()
+        if first and total("ifpulse_ingest_stored_total") >= n:
+            elapsed = time.perf_counter() - first
+            cpu = sum(cpu_seconds(p.popen.pid) for p in procs if p.popen) - cpu0
+            time.sleep(0.3)  # let late duplicates, if any, show in the counters
+            run = Run(n / elapsed, elapsed, total("ifpulse_ingest_received_total"),
+                      total("ifpulse_ingest_stored_total"),
+                      total("ifpulse_ingest_store_write_seconds_sum"), cpu)  # fmt: skip
+            for p in procs:
+                p.stop()
+            return run
+        for p in procs:
+            if p.popen and p.popen.poll() is not None:
+                raise SystemExit(f"{p.name} exited:\n{p.tail()}")
+        # Each scrape costs the ingestor CPU (measured ~10 % of it at 50 scrapes/s), so poll
+        # fast only until the first message, then every 0.1 s (the end is then up to 0.1 s
+        # late: the rate is, if anything, understated).
+        time.sleep(0.1 if first else 0.01)
+    raise SystemExit(f"ingestors did not store {n} within 900 s")
+
+
+def main(argv: list[str]) -> int:
+    """Run the bare counter and one ingestor per store on one backlog; print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=50_000)
-    parser.add_argument("--batch-size", type=int, default=500)
-    args = parser.parse_args()
-    scheme = TopicScheme(PREFIX)
-    with tempfile.TemporaryDirectory(prefix="ifpulse-bench-") as tmp:
-        broker = Mosquitto(Path(tmp) / "mosquitto", persistence=False)
+    parser.add_argument("--samples", type=int, default=30_000)
+    parser.add_argument("--batch-size", type=int, default=500, help="ingestor --batch-size")
+    parser.add_argument("--stores", default="sqlite,influx", help="sqlite, influx or both")
+    parser.add_argument(
+        "--age-hours", type=float, default=0.0, help="stamp the samples this old (a replay)"
+    )
+    args = parser.parse_args(argv)
+    sigterm_as_interrupt()
+    stores = [s for s in args.stores.split(",") if s]
+    rows: list[tuple[str, float, Run | None]] = []
+    with tempfile.TemporaryDirectory(prefix="ifpulse-bench-") as t, contextlib.ExitStack() as stack:
+        tmp = Path(t)
+        broker = Mosquitto(tmp / "mosquitto", persistence=False)
+        stack.callback(broker.stop)
         broker.start()
-        try:
+        urls = {"sqlite": f"sqlite:///{tmp}/bench.db"}
+        if "influx" in stores:
+            influxd = Influxd(tmp / "influxd")
+            stack.callback(influxd.stop)
+            influxd.start()
+            urls["influx"] = influxd.store_url("bench")
+        for cid in ["bench-bare", *(f"bench-{s}" for s in stores)]:
+            session(broker, cid, SCHEME.sample_filter())
+        size, pub_rate = backlog(broker, args.samples, age=args.age_hours * 3600)
+        bare_rate = bare(broker, args.samples)
+        rows.append(("bare paho subscriber (count only)", bare_rate, None))
+        commands = []
+        for s in stores:
             port = free_port()
-            argv = ingest_argv(broker, f"sqlite:///{tmp}/bench.db", port, args.batch_size)
-            _session(broker, "bench-bare", scheme.sample_filter())
-            _session(broker, "bench-ingest", scheme.sample_filter())
-            hosts = max(1, args.samples // 10_000)
-            samples = [
-                s
-                for h in range(hosts)
-                for s in samples_for(f"h{h}", args.samples // hosts, [f"eth{i}" for i in range(10)])
-            ]
-            size = len(encode(samples[0]))
-            pub = Publisher(broker)
-            started = time.perf_counter()
-            pub.publish_samples(scheme, samples)
-            pub_rate = len(samples) / (time.perf_counter() - started)
-            pub.close()
-            n = len(samples)
-            bare_rate = bare(broker, n, scheme.sample_filter())
-            ing_rate = ingestor(argv, port, n, Path(tmp) / "ingest.log")
-        finally:
-            broker.stop()
-    print(f"backlog: {n} samples of {size} B, QoS 1, published at {pub_rate:,.0f}/s (paho)")
-    print(f"bare paho subscriber (count only): {bare_rate:,.0f} samples/s")
-    print(f"ifpulse ingest -> SQLite:          {ing_rate:,.0f} samples/s")
-    print(f"ratio ingestor / bare:             {ing_rate / bare_rate:.2f}")
-    print("ingestor command: " + shlex.join(argv[1:]).replace(tmp, "$TMP"))
+            cmd = ifpulse(*ingest_args(broker, urls[s], f"bench-{s}", port, args.batch_size, None))
+            commands.append(shlex.join(cmd[1:]).replace(t, "$TMP"))
+            run = ingestors(stack, [cmd], [port], args.samples, tmp)
+            rows.append((f"ifpulse ingest -> {s}", run.rate, run))
+    print(f"command: {command_line()}")
+    print(f"backlog: {args.samples} samples of {size} B, QoS 1, one mosquitto "
+          f"(published at {pub_rate:,.0f}/s by paho, not timed)")  # fmt: skip
+    for name, rate, run in rows:
+        extra = ""
+        if run is not None:
+            extra = (f"  ratio {rate / bare_rate:.2f}  store.write_batch {run.store_s:.1f} s of "
+                     f"{run.elapsed:.1f} s, ingestor CPU {run.cpu_s / args.samples * 1e6:.0f} "
+                     f"us/sample")  # fmt: skip
+        print(f"{name:<36} {rate:>8,.0f} samples/s{extra}")
+    for c in commands:
+        print(f"ingestor: {c}")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -7,26 +7,28 @@ them to the SQLite spool, hand them to the transport and delete them from the sp
 `--mqtt` adds the cost of really publishing through a private mosquitto (QoS 1, PUBACKs),
 which CPU time then includes (paho's network thread is in the same process).
 
-    python bench/publisher_footprint.py [--cycles 1000] [--sizes 10,50,200] [--mqtt]
+`--real N` then runs the real `ifpulse publish` process (50 interfaces, --interval 0.1, real
+mosquitto, QoS 1) for N cycles and reads its RSS and CPU time from /proc: the figure a user
+sees in `top` (10,000 cycles take 17 minutes at the minimum interval; the default is 600).
+
+    python bench/publisher_footprint.py [--cycles 1000] [--sizes 10,50,200] [--mqtt] [--real 600]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import ROOT, Mosquitto, cpu_seconds, ifpulse, rss_mib, sigterm_as_interrupt, start
 
 
 def rss_kib() -> int:
@@ -122,24 +124,68 @@ def worker(size: int, cycles: int, broker: str | None) -> dict[str, Any]:
     }
 
 
-def start_mosquitto(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    conf = workdir / "mosquitto.conf"
-    conf.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_inflight_messages 1000\n"
-        + ("user root\n" if os.geteuid() == 0 else "")
-    )
-    proc = subprocess.Popen([binary, "-c", str(conf)], stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.1).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    return proc, f"mqtt://127.0.0.1:{port}"
+def real(cycles: int, size: int = 50) -> dict[str, float]:
+    """Run `ifpulse publish --interval 0.1` for `cycles` cycles; its CPU per cycle and RSS."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from schemas import DEFAULT_PREFIX, TopicScheme
+    from tests.fixtures.proc_trees import FakeHost
+
+    interval = 0.1
+    with tempfile.TemporaryDirectory(prefix="ifpulse-bench-") as t, ExitStack() as stack:
+        tmp = Path(t)
+        broker = Mosquitto(tmp / "mosquitto", persistence=False)
+        stack.callback(broker.stop)
+        broker.start()
+        fake = FakeHost(tmp / "host")
+        for i in range(size):
+            fake.add(f"eth{i}", speed=1000)
+        got = [0]
+        sub = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        sub.on_message = lambda _c, _u, _m: got.__setitem__(0, got[0] + 1)
+        sub.connect(broker.host, broker.port)
+        sub.subscribe(TopicScheme(DEFAULT_PREFIX).sample_filter(), qos=0)
+        sub.loop_start()
+        stack.callback(sub.loop_stop)
+        cmd = ifpulse("publish", "--broker", broker.url, "--host-id", "bench",
+                      "--proc-root", str(fake.proc), "--sys-root", str(fake.sys),
+                      "--spool", str(tmp / "spool.db"), "--interval", str(interval),
+                      # 500 samples/s: past the default replay rate (200/s) and in-flight
+                      # window, which would make the spool grow and cycles look slow.
+                      "--replay-rate", "100000", "--max-inflight", "1000",
+                      "--no-ha-discovery", "--log-level", "WARNING")  # fmt: skip
+        pub = start(stack, cmd, tmp / "publish.log", lambda: got[0] > 0, "publisher")
+        assert pub.popen is not None
+        pid = pub.popen.pid
+
+        def run_cycles(n: int) -> None:
+            target = got[0] + n * size
+            while got[0] < target:
+                for name in list(fake.links)[::7]:  # some traffic on some links
+                    fake.links[name].counters["rx_bytes"] += 1500
+                fake.write_net_dev()
+                time.sleep(interval)
+                if pub.popen is not None and pub.popen.poll() is not None:
+                    raise SystemExit(f"publisher exited:\n{pub.tail()}")
+
+        run_cycles(50)  # warm up
+        rss0, cpu0, n0, t0 = rss_mib(pid), cpu_seconds(pid), got[0], time.perf_counter()
+        rss_peak = rss0
+        for _ in range(max(1, cycles // 100)):
+            run_cycles(min(100, cycles))
+            rss_peak = max(rss_peak, rss_mib(pid))
+        done = (got[0] - n0) / size
+        elapsed = time.perf_counter() - t0
+        figures = {
+            "cycles": done,
+            "seconds": elapsed,
+            "cpu_ms": (cpu_seconds(pid) - cpu0) / done * 1e3,
+            "rss_start": rss0,
+            "rss_end": rss_mib(pid),
+            "rss_peak": rss_peak,
+        }
+        return figures
 
 
 def main() -> int:
@@ -147,6 +193,7 @@ def main() -> int:
     parser.add_argument("--cycles", type=int, default=1000)
     parser.add_argument("--sizes", default="10,50,200")
     parser.add_argument("--mqtt", action="store_true", help="publish through a real mosquitto")
+    parser.add_argument("--real", type=int, default=0, help="cycles of a real `ifpulse publish`")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--broker", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -154,21 +201,21 @@ def main() -> int:
         print(json.dumps(worker(args.worker, args.cycles, args.broker)))
         return 0
 
+    sigterm_as_interrupt()
     print("command:", " ".join([Path(sys.executable).name, *sys.argv]))
-    broker_proc, broker = None, None
-    if args.mqtt:
-        broker_proc, broker = start_mosquitto(Path(tempfile.mkdtemp(prefix="ifpulse-bench-mq-")))
     rows = []
-    try:
+    with ExitStack() as stack:
+        broker = None
+        if args.mqtt:
+            mosquitto = Mosquitto(Path(stack.enter_context(tempfile.TemporaryDirectory())))
+            stack.callback(mosquitto.stop)
+            mosquitto.start()
+            broker = mosquitto.url
         for size in (int(s) for s in args.sizes.split(",")):
             cmd = [sys.executable, __file__, "--worker", str(size), "--cycles", str(args.cycles)]
             cmd += ["--broker", broker] if broker else []
             out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT)
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    finally:
-        if broker_proc is not None:
-            broker_proc.terminate()
-            broker_proc.wait(10)
     transport = "real mosquitto, QoS 1" if broker else "acking fake transport (no network)"
     print(f"cycles per size: {args.cycles} (after 50 warm-up); transport: {transport}")
     print(f"{'ifaces':>6} {'cpu/cycle median':>17} {'p90':>8} {'mean':>8} "
@@ -180,6 +227,14 @@ def main() -> int:
             f"{r['rss_start_mib']:>6.1f} MiB {r['rss_end_mib']:>5.1f} MiB "
             f"{r['rss_end_mib'] - r['rss_start_mib']:>+5.2f} MiB"
         )
+    if args.real:
+        f = real(args.real)
+        print(f"real `ifpulse publish`, 50 ifaces, --interval 0.1, mosquitto QoS 1: "
+              f"{f['cycles']:,.0f} cycles delivered in {f['seconds']:.0f} s, "
+              f"{f['cpu_ms']:.2f} ms CPU/cycle (process total), "
+              f"RSS {f['rss_start']:.1f} MiB after warm-up, {f['rss_end']:.1f} MiB at the end "
+              f"(peak {f['rss_peak']:.1f}, "
+              f"growth {f['rss_end'] - f['rss_start']:+.2f} MiB)")  # fmt: skip
     return 0
 
 

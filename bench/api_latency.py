@@ -1,0 +1,214 @@
+"""API latency under 8 concurrent clients over a week of 10 s samples (SQLite) or a day (influxd).
+
+    python bench/api_latency.py                  # SQLite: 7 d x 20 hosts x 10 ifaces (12M rows)
+    python bench/api_latency.py --days 1         # smaller, faster to build
+    python bench/api_latency.py --store influx   # influxd: 1 d x 5 hosts x 10 ifaces
+The SQLite file is built with bench/store_load.py's generator and kept in a cache directory
+(~/.cache/ifpulse-bench) keyed by its size, so later runs only top it up to the current time.
+`ifpulse api` runs as its own process. Endpoints: /api/v1/servers/{id}, the dashboard's
+sparkline (host total + each interface) for 1 h, 24 h and 30 d, and /metrics. Each is timed
+with one client (the ceiling), then with 8 keep-alive clients all on it, then 8 clients on
+the shuffled mix of all five (what dashboards do). Latency is measured at the client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import shlex
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from common import (
+    Influxd,
+    command_line,
+    free_port,
+    ifpulse,
+    median,
+    pct,
+    port_open,
+    sigterm_as_interrupt,
+    start,
+)
+from store_load import INTERVAL, batches, load
+
+from stores import open_store
+
+ENDPOINTS = {
+    "/servers/{id}": "/api/v1/servers/{id}",
+    "sparkline 1h": "/api/v1/metrics/sparkline/{id}/network?period=1h",
+    "sparkline 24h": "/api/v1/metrics/sparkline/{id}/network?period=24h",
+    "sparkline 30d": "/api/v1/metrics/sparkline/{id}/network?period=30d",
+    "/metrics": "/metrics",
+}
+GOALS_MS = {"/servers/{id}": 20, "sparkline 24h": 50, "sparkline 30d": 100}
+
+
+def top_up(url: str, since: datetime, end: datetime, hosts: int, ifaces: int) -> int:
+    """Write the 10 s samples from `since` to `end` and finish the rollups; rows written."""
+    store = open_store(url)
+    rows = 0
+    try:
+        steps = int((end - since).total_seconds()) // INTERVAL
+        for batch in batches(since + timedelta(seconds=INTERVAL), steps, hosts, ifaces, 5000):
+            store.write_batch(batch)
+            rows += len(batch)
+        backlog = getattr(store, "backlog", lambda: 0)
+        while backlog():
+            store.maintain(end)
+        store.maintain(end)
+    finally:
+        store.close()
+    return rows
+
+
+def build(args: argparse.Namespace, url: str, end: datetime) -> None:
+    """A fresh dataset through store_load.load (which prints its own load figures)."""
+    store = open_store(url)
+    try:
+        load(store, argparse.Namespace(**vars(args), batch=5000, maintain_every=20), end)
+    finally:
+        store.close()
+
+
+def sqlite_dataset(args: argparse.Namespace, tmp: Path) -> tuple[str, str]:
+    """A SQLite file of the asked size up to now: from the cache, else built; (url, how)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    name = f"api-{args.days}d-{args.hosts}h-{args.ifaces}i.db"
+    cache = Path(args.cache_dir).expanduser()
+    meta = cache / (name + ".json")
+    work = tmp / name
+    if not args.no_cache and meta.exists() and (cache / name).exists():
+        shutil.copy(cache / name, work)
+        since = datetime.fromisoformat(json.loads(meta.read_text())["end"])
+        t0 = time.perf_counter()
+        rows = top_up(f"sqlite:///{work}", since, now, args.hosts, args.ifaces)
+        how = f"cached file, topped up with {rows:,} rows in {time.perf_counter() - t0:.1f} s"
+    else:
+        t0 = time.perf_counter()
+        build(args, f"sqlite:///{work}", now)
+        how = f"built in {time.perf_counter() - t0:.0f} s"
+        if not args.no_cache:
+            cache.mkdir(parents=True, exist_ok=True)
+            shutil.copy(work, cache / name)
+    if not args.no_cache:
+        shutil.copy(work, cache / name)
+        meta.write_text(json.dumps({"end": now.isoformat()}))
+    return f"sqlite:///{work}", how
+
+
+def client(
+    api: str, hosts: int, rounds: int, seed: int, names: list[str], out: dict[str, list[float]]
+) -> None:
+    """One keep-alive client: each of `names` once per round, in a shuffled order."""
+    rnd = random.Random(seed)
+    names = list(names)
+    with httpx.Client(base_url=api, timeout=30) as http:
+        for _ in range(rounds):
+            rnd.shuffle(names)
+            for name in names:
+                path = ENDPOINTS[name].format(id=f"host{rnd.randrange(hosts):03d}")
+                t0 = time.perf_counter()
+                reply = http.get(path)
+                took = time.perf_counter() - t0
+                if reply.status_code != 200:
+                    raise SystemExit(f"{path}: HTTP {reply.status_code} {reply.text[:200]}")
+                out[name].append(took * 1000)
+
+
+def clients(api: str, args: argparse.Namespace, n: int, names: list[str]) -> dict[str, list[float]]:
+    """n concurrent clients over `names`; latencies (ms) per endpoint."""
+    took: dict[str, list[float]] = {name: [] for name in names}
+    threads = [
+        threading.Thread(target=client, args=(api, args.hosts, args.rounds, k, names, took))
+        for k in range(n)
+    ]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return took
+
+
+def report(args: argparse.Namespace, single: dict[str, float], each: dict[str, list[float]],
+           mixed: dict[str, list[float]]) -> None:  # fmt: skip
+    """One line per endpoint: alone, 8 clients on it, 8 clients on the dashboard mix."""
+    c = args.clients
+    print(f"{'endpoint':<15} {'1 client p50':>12} | {c} clients on it: p50    p95  | "
+          f"{c} clients, mixed: p50    p95")  # fmt: skip
+    for name in ENDPOINTS:
+        goal = GOALS_MS.get(name)
+        verdict = ""
+        if goal and args.store == "sqlite":
+            ok = pct(each[name], 95) <= goal
+            verdict = f"  goal p95 <= {goal} ms: {'met' if ok else 'NOT met'}"
+        print(f"{name:<15} {single[name]:>9.1f} ms | {median(each[name]):>13.1f} "
+              f"{pct(each[name], 95):>6.1f} ms | {median(mixed[name]):>13.1f} "
+              f"{pct(mixed[name], 95):>6.1f} ms{verdict}")  # fmt: skip
+
+
+def main(argv: list[str]) -> int:
+    """Build or reuse the dataset, start the api, run the clients, print p50/p95."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", choices=("sqlite", "influx"), default="sqlite")
+    parser.add_argument("--days", type=int, help="default 7 (SQLite), 1 (influx)")
+    parser.add_argument("--hosts", type=int, help="default 20 (SQLite), 5 (influx)")
+    parser.add_argument("--ifaces", type=int, default=10)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=20, help="per client and endpoint")
+    parser.add_argument(
+        "--cache-dir", default=os.environ.get("IFPULSE_BENCH_CACHE", "~/.cache/ifpulse-bench")
+    )
+    parser.add_argument("--no-cache", action="store_true")
+    args = parser.parse_args(argv)
+    sqlite = args.store == "sqlite"
+    args.days = args.days or (7 if sqlite else 1)
+    args.hosts = args.hosts or (20 if sqlite else 5)
+    sigterm_as_interrupt()
+    with tempfile.TemporaryDirectory(prefix="ifpulse-bench-") as t, contextlib.ExitStack() as stack:
+        tmp = Path(t)
+        if sqlite:
+            url, how = sqlite_dataset(args, tmp)
+        else:
+            influxd = Influxd(tmp / "influxd")
+            stack.callback(influxd.stop)
+            influxd.start()
+            url = influxd.store_url("api")
+            t0 = time.perf_counter()
+            build(args, url, datetime.now(UTC).replace(microsecond=0))
+            how = f"built in {time.perf_counter() - t0:.0f} s"
+        port = free_port()
+        api_cmd = ifpulse("api", "--store", url, "--port", str(port), "--log-level", "warning")
+        start(stack, api_cmd, tmp / "api.log", lambda: port_open(port), "api")
+        api = f"http://127.0.0.1:{port}"
+        names = list(ENDPOINTS)
+        client(api, args.hosts, 1, -1, names, {name: [] for name in names})  # warm caches
+        single = {name: median(clients(api, args, 1, [name])[name]) for name in names}
+        each = {name: clients(api, args, args.clients, [name])[name] for name in names}
+        t0 = time.perf_counter()
+        mixed = clients(api, args, args.clients, names)
+        wall = time.perf_counter() - t0
+        api_line = shlex.join(api_cmd[1:]).replace(t, "$TMP")
+    rows = args.days * 86400 // INTERVAL * args.hosts * args.ifaces
+    print(f"command: {command_line()}")
+    print(f"dataset: {args.store}, {args.days} d x {args.hosts} hosts x {args.ifaces} ifaces "
+          f"at {INTERVAL} s = {rows:,} samples ({how})")  # fmt: skip
+    total = sum(len(v) for v in mixed.values())
+    print(f"{args.rounds} requests per client per endpoint; the mixed run: {total} requests in "
+          f"{wall:.1f} s ({total / wall:,.0f} req/s)")  # fmt: skip
+    report(args, single, each, mixed)
+    print(f"api: {api_line}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
