@@ -31,9 +31,7 @@ from tests.integration.publisher.test_sigkill import Traffic
 from tests.services.mosquitto import Mosquitto
 
 pytestmark = pytest.mark.faults
-# The issue asks for 60 s; 15 s is the same fault (publisher spools, ingestor reconnects
-# with backoff, the backlog replays) and keeps the suite inside its time budget.
-OUTAGE_S = 15
+OUTAGE_S = 60  # issue 9: the broker stopped 60 s mid-stream
 MAX_INFLIGHT = 20  # the publisher's default --max-inflight
 
 

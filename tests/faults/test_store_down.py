@@ -27,9 +27,7 @@ from tests.services.influxd import Influxd
 from tests.services.mosquitto import Mosquitto
 
 pytestmark = pytest.mark.faults
-# The issue asks for 60 s; 15 s is several failed writes with backoff (capped at 1 s here)
-# and a backlog of ~450 samples, the same path in a quarter of the time.
-STORE_DOWN_S = 15
+STORE_DOWN_S = 60  # issue 9: the store down 60 s
 
 
 def _run_with_store_down(
