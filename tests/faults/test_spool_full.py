@@ -28,6 +28,7 @@ from tests.services.mosquitto import Mosquitto
 pytestmark = pytest.mark.faults
 CAP_MB = 0.02  # ~30 samples
 CAP_BYTES = int(CAP_MB * 2**20)
+MAX_INFLIGHT = 20  # the publisher's default --max-inflight
 
 
 def spool_bytes(path: Path) -> int:
@@ -83,4 +84,7 @@ def test_spool_cap_drops_the_oldest_and_reports_the_count(
     assert figures.lost > 0 and figures.duplicates == 0
     # The oldest went first: what is missing is seq 0 .. lost-1, and nothing after.
     assert stored == list(range(figures.lost, len(sent)))
-    assert record.spool_dropped == figures.lost, "host status must count every dropped sample"
+    # Every lost sample is counted. Up to the in-flight window (--max-inflight, 20) of the
+    # dropped rows may already have been handed to the MQTT client and still arrive, so the
+    # count is an upper bound, never an undercount.
+    assert figures.lost <= record.spool_dropped <= figures.lost + MAX_INFLIGHT
