@@ -111,7 +111,8 @@ def test_falls_back_to_mqtt_311_when_the_broker_refuses_5(
         wait_until(lambda: len(sub.samples()) == 2, 10, "two samples via MQTT 3.1.1")
     finally:
         sub.close()
-    assert proxy.refused == 1
+    # Refused once, or twice when paho's own reconnect races the switch under load.
+    assert 1 <= proxy.refused <= 2
     assert "falling back to MQTT 3.1.1" in pub.output()
     assert "MQTT 3.1.1" in pub.output()
 
