@@ -29,7 +29,6 @@ from pathlib import Path
 
 import httpx
 from common import (
-    Influxd,
     command_line,
     free_port,
     ifpulse,
@@ -38,6 +37,7 @@ from common import (
     port_open,
     sigterm_as_interrupt,
     start,
+    started_influxd,
 )
 from store_load import INTERVAL, batches, load
 
@@ -179,9 +179,7 @@ def main(argv: list[str]) -> int:
         if sqlite:
             url, how = sqlite_dataset(args, tmp)
         else:
-            influxd = Influxd(tmp / "influxd")
-            stack.callback(influxd.stop)
-            influxd.start()
+            influxd = started_influxd(stack, tmp)
             url = influxd.store_url("api")
             t0 = time.perf_counter()
             build(args, url, datetime.now(UTC).replace(microsecond=0))

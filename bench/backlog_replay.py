@@ -21,7 +21,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from common import (
-    Influxd,
     Mosquitto,
     Process,
     command_line,
@@ -32,6 +31,8 @@ from common import (
     port_open,
     sigterm_as_interrupt,
     start,
+    started_broker,
+    started_influxd,
 )
 from store_load import INTERVAL, fake_sample
 
@@ -120,14 +121,10 @@ def main(argv: list[str]) -> int:
     rows, cmd = [], ""
     with tempfile.TemporaryDirectory(prefix="ifpulse-bench-") as t, contextlib.ExitStack() as stack:
         tmp = Path(t)
-        broker = Mosquitto(tmp / "mosquitto", persistence=False)
-        stack.callback(broker.stop)
-        broker.start()
+        broker = started_broker(stack, tmp)
         url = f"sqlite:///{tmp}/replay.db"
         if args.store == "influx":
-            influxd = Influxd(tmp / "influxd")
-            stack.callback(influxd.stop)
-            influxd.start()
+            influxd = started_influxd(stack, tmp)
             url = influxd.store_url("replay")
         for rate in (float(r) for r in args.rates.split(",")):
             figures, cmd = replay(stack, tmp, broker, url, rate, args.hours)

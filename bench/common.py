@@ -82,6 +82,22 @@ def start(
     return proc
 
 
+def started_broker(stack: contextlib.ExitStack, tmp: Path) -> Mosquitto:
+    """A private mosquitto (no persistence) under `tmp`, stopped when `stack` closes."""
+    broker = Mosquitto(tmp / "mosquitto", persistence=False)
+    stack.callback(broker.stop)
+    broker.start()
+    return broker
+
+
+def started_influxd(stack: contextlib.ExitStack, tmp: Path) -> Influxd:
+    """A private influxd under `tmp`, stopped when `stack` closes."""
+    influxd = Influxd(tmp / "influxd")
+    stack.callback(influxd.stop)
+    influxd.start()
+    return influxd
+
+
 def metric(port: int, name: str) -> float:
     """One unlabelled value from a Prometheus /metrics page on loopback (0 when unreachable)."""
     try:

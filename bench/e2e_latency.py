@@ -27,8 +27,6 @@ from pathlib import Path
 import httpx
 import paho.mqtt.client as mqtt
 from common import (
-    Influxd,
-    Mosquitto,
     command_line,
     cpu_seconds,
     free_port,
@@ -38,6 +36,8 @@ from common import (
     port_open,
     sigterm_as_interrupt,
     start,
+    started_broker,
+    started_influxd,
 )
 from paho.mqtt.enums import CallbackAPIVersion
 from store_load import fake_sample
@@ -120,14 +120,10 @@ def main(argv: list[str]) -> int:
     latencies: list[float] = []
     with tempfile.TemporaryDirectory(prefix="ifpulse-bench-") as t, contextlib.ExitStack() as stack:
         tmp = Path(t)
-        broker = Mosquitto(tmp / "mosquitto", persistence=False)
-        stack.callback(broker.stop)
-        broker.start()
+        broker = started_broker(stack, tmp)
         url = f"sqlite:///{tmp}/e2e.db"
         if args.store == "influx":
-            influxd = Influxd(tmp / "influxd")
-            stack.callback(influxd.stop)
-            influxd.start()
+            influxd = started_influxd(stack, tmp)
             url = influxd.store_url("e2e")
         ing_cmd = ifpulse("ingest", "--broker", broker.url, "--store", url, "--topic-prefix",
                           PREFIX, "--client-id", "bench-e2e", "--log-level", "WARNING")  # fmt: skip

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from common import (
-    Influxd,
     Mosquitto,
     command_line,
     cpu_seconds,
@@ -35,6 +34,8 @@ from common import (
     metric,
     sigterm_as_interrupt,
     start,
+    started_broker,
+    started_influxd,
 )
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
@@ -185,14 +186,10 @@ def main(argv: list[str]) -> int:
     rows: list[tuple[str, float, Run | None]] = []
     with tempfile.TemporaryDirectory(prefix="ifpulse-bench-") as t, contextlib.ExitStack() as stack:
         tmp = Path(t)
-        broker = Mosquitto(tmp / "mosquitto", persistence=False)
-        stack.callback(broker.stop)
-        broker.start()
+        broker = started_broker(stack, tmp)
         urls = {"sqlite": f"sqlite:///{tmp}/bench.db"}
         if "influx" in stores:
-            influxd = Influxd(tmp / "influxd")
-            stack.callback(influxd.stop)
-            influxd.start()
+            influxd = started_influxd(stack, tmp)
             urls["influx"] = influxd.store_url("bench")
         for cid in ["bench-bare", *(f"bench-{s}" for s in stores)]:
             session(broker, cid, SCHEME.sample_filter())

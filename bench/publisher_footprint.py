@@ -28,7 +28,16 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, Mosquitto, cpu_seconds, ifpulse, rss_mib, sigterm_as_interrupt, start
+from common import (
+    ROOT,
+    Mosquitto,
+    cpu_seconds,
+    ifpulse,
+    rss_mib,
+    sigterm_as_interrupt,
+    start,
+    started_broker,
+)
 
 
 def rss_kib() -> int:
@@ -135,9 +144,7 @@ def real(cycles: int, size: int = 50) -> dict[str, float]:
     interval = 0.1
     with tempfile.TemporaryDirectory(prefix="ifpulse-bench-") as t, ExitStack() as stack:
         tmp = Path(t)
-        broker = Mosquitto(tmp / "mosquitto", persistence=False)
-        stack.callback(broker.stop)
-        broker.start()
+        broker = started_broker(stack, tmp)
         fake = FakeHost(tmp / "host")
         for i in range(size):
             fake.add(f"eth{i}", speed=1000)

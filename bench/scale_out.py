@@ -18,7 +18,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import Influxd, Mosquitto, command_line, free_port, ifpulse, sigterm_as_interrupt
+from common import (
+    command_line,
+    free_port,
+    ifpulse,
+    sigterm_as_interrupt,
+    started_broker,
+    started_influxd,
+)
 from ingest_throughput import SCHEME, Run, backlog, ingest_args, ingestors, session
 
 from stores import open_store
@@ -48,14 +55,10 @@ def main(argv: list[str]) -> int:
     results: list[tuple[int, Run, tuple[int, int]]] = []
     with tempfile.TemporaryDirectory(prefix="ifpulse-bench-") as t, contextlib.ExitStack() as stack:
         tmp = Path(t)
-        broker = Mosquitto(tmp / "mosquitto", persistence=False)
-        stack.callback(broker.stop)
-        broker.start()
+        broker = started_broker(stack, tmp)
         influxd = None
         if args.store == "influx":
-            influxd = Influxd(tmp / "influxd")
-            stack.callback(influxd.stop)
-            influxd.start()
+            influxd = started_influxd(stack, tmp)
         for n in counts:
             for k in range(n):
                 session(broker, f"bench-g{n}-{k}", f"$share/g{n}/{SCHEME.sample_filter()}")
