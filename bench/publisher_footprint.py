@@ -52,6 +52,7 @@ class AckingTransport:
     """Acknowledges every message at once: the loop's own cost, without the network."""
 
     generation = 0
+    session_resets = 0
     connected = True
 
     def __init__(self) -> None:
