@@ -128,6 +128,17 @@ def iface_key(info: IfaceInfo, all_infos: Sequence[IfaceInfo]) -> str:
     return sanitize_id(info.name)
 
 
+def iface_keys(infos: Sequence[IfaceInfo]) -> list[str]:
+    """`iface_key` of each of `infos` (all of one host), counting the MACs once, not per NIC."""
+    macs = Counter(i.mac for i in infos if i.kind in _MAC_KINDS and i.mac)
+    return [
+        "mac_" + i.mac.replace(":", "")
+        if i.kind in _MAC_KINDS and i.mac and macs[i.mac] == 1
+        else sanitize_id(i.name)
+        for i in infos
+    ]
+
+
 def convert_rate(bytes_per_sec: float, unit: str) -> float:
     """Convert bytes/s to `unit` (one of RATE_FACTORS), as the value template does."""
     return float(bytes_per_sec * RATE_FACTORS[unit])

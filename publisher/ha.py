@@ -17,7 +17,7 @@ from publisher.discovery import (
     build_keyed_config,
     device_topic,
     encode_config,
-    iface_key,
+    iface_keys,
     live_components,
 )
 from schemas import TopicScheme
@@ -94,6 +94,11 @@ class HomeAssistantDiscovery:
         self._last: tuple[str, bytes] | None = None  # (topic, payload) last published
         self._last_shape: bytes | None = None  # the config without removal stubs
         self._republish_pending = False
+        # Per-cycle shortcuts: an unchanged interface list keeps its keys, and an unchanged
+        # set of (known, carried) interfaces its config, so neither is rebuilt each cycle.
+        self._last_infos: tuple[IfaceInfo, ...] = ()
+        self._last_current: dict[str, IfaceInfo] = {}
+        self._built_from: tuple[dict[str, IfaceInfo], frozenset[str]] | None = None
 
     def topics_to_subscribe(self) -> list[str]:
         """Topics to subscribe to (QoS 1) on every connect; route them to `on_message`."""
@@ -148,7 +153,7 @@ class HomeAssistantDiscovery:
         """
         now = self._clock() if now is None else now
         with self._lock:
-            current = {iface_key(info, infos): info for info in infos}
+            current = self._keyed(tuple(infos))
             for key, info in current.items():
                 self._known[key] = info
                 self._last_seen[key] = now
@@ -163,10 +168,19 @@ class HomeAssistantDiscovery:
                     self._pending_removal.add(key)
             self._publish_if_changed()
 
+    def _keyed(self, infos: tuple[IfaceInfo, ...]) -> dict[str, IfaceInfo]:
+        """Key -> info of one cycle's interfaces (lock held); reused while they do not change."""
+        if infos != self._last_infos:
+            self._last_infos = infos
+            self._last_current = dict(zip(iface_keys(infos), infos, strict=True))
+        return self._last_current
+
     def _superseded(self, current: dict[str, IfaceInfo]) -> set[str]:
         """Old keys of interfaces now reported under another key (lock held)."""
         # Without this, an interface whose key changed (its MAC became shared, or a
         # previous run keyed it differently) would show twice until gone_after_s.
+        if len(self._known) == len(current) and not self._carried:
+            return set()  # _known holds every current key: it holds nothing else
         names = {info.name for info in current.values()}
         topics = {self._scheme.sample(self._host, name) for name in names}
         old = {k for k, info in self._known.items() if k not in current and info.name in names}
@@ -199,6 +213,10 @@ class HomeAssistantDiscovery:
         """Publish when the interface set changed or removals are due (lock held)."""
         if not self._known and not self._pending_removal:
             return
+        inputs = (self._known, frozenset(self._carried))
+        if inputs == self._built_from and not self._pending_removal:
+            return  # the config is a function of these: unchanged
+        self._built_from = (dict(self._known), inputs[1])
         _, shape = self._build(set())
         if shape == self._last_shape and not self._pending_removal:
             return

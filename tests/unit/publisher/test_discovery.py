@@ -24,6 +24,7 @@ from publisher.discovery import (
     expand_abbreviations,
     expire_after,
     iface_key,
+    iface_keys,
     rate_template,
     sanitize_id,
 )
@@ -224,6 +225,22 @@ def test_iface_key_survives_a_rename_but_not_a_shared_nic_mac() -> None:
     a = IfaceInfo("eth1", "02:00:00:00:00:01", InterfaceKind.ETHERNET)
     b = IfaceInfo("eth2", "02:00:00:00:00:01", InterfaceKind.ETHERNET)
     assert (iface_key(a, [a, b]), iface_key(b, [a, b])) == ("eth1", "eth2")
+
+
+_INFOS = st.lists(
+    st.builds(
+        IfaceInfo,
+        st.sampled_from(["eth0", "eth1", "wlan0", "br0", "eth0.10", "wg+vpn", "veth1"]),
+        st.sampled_from([None, "52:54:00:12:34:56", "02:00:00:00:00:01", "a4:5e:60:aa:bb:cc"]),
+        st.sampled_from(list(InterfaceKind)),
+    ),
+    max_size=8,
+)
+
+
+@given(_INFOS)
+def test_iface_keys_gives_each_iface_key(infos: list[IfaceInfo]) -> None:
+    assert iface_keys(infos) == [iface_key(i, infos) for i in infos]
 
 
 # jinja2 is not a test dependency, so templates are checked by their text: the
