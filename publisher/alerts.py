@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -12,10 +13,13 @@ from schemas import AlertState, InterfaceSample, TopicScheme, encode
 DEFAULT_ERRORS_PER_SEC = 1.0
 DEFAULT_DROPS_PER_SEC = 10.0
 OFF = math.inf
+_LIMITS_CACHE_MAX = 4096
 """A threshold that never triggers."""
 
 _ERROR_FIELDS = ("rx_errors", "tx_errors")
 _DROP_FIELDS = ("rx_dropped", "tx_dropped")
+_GET_ERRORS = operator.attrgetter(*_ERROR_FIELDS)
+_GET_DROPS = operator.attrgetter(*_DROP_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,14 +76,17 @@ class Thresholds:
         return self.errors_per_sec, self.drops_per_sec
 
 
-def _rate(sample: InterfaceSample, fields: tuple[str, ...]) -> tuple[float, ...] | None:
-    """Per-second rates of `fields`, or None when any delta is unknown."""
-    if sample.interval_s is None:
+def _rate(
+    sample: InterfaceSample, get: Callable[[object], tuple[int | None, int | None]]
+) -> tuple[float, float] | None:
+    """Per-second rates of the two deltas `get` picks, or None when one is unknown."""
+    interval = sample.interval_s
+    if interval is None:
         return None
-    deltas = [getattr(sample.delta, f) for f in fields]
-    if any(d is None for d in deltas):
+    rx, tx = get(sample.delta)
+    if rx is None or tx is None:
         return None
-    return tuple(d / sample.interval_s for d in deltas)
+    return rx / interval, tx / interval
 
 
 def _fmt(limit: float) -> str:
@@ -98,6 +105,7 @@ class AlertEvaluator:
         self._host = host
         self._thresholds = thresholds
         self._active: dict[str, bool] = {}
+        self._limits: dict[str, tuple[float, float]] = {}  # for_iface's answers, per name
 
     def evaluate(self, sample: InterfaceSample) -> AlertState | None:
         """The interface's new AlertState if this sample changes it, else None.
@@ -105,11 +113,16 @@ class AlertEvaluator:
         The first sample with known deltas always reports (so a stale retained alert
         from a previous run is replaced); samples with null deltas never do.
         """
-        errors = _rate(sample, _ERROR_FIELDS)
-        drops = _rate(sample, _DROP_FIELDS)
+        errors = _rate(sample, _GET_ERRORS)
+        drops = _rate(sample, _GET_DROPS)
         if errors is None or drops is None:
             return None
-        max_errors, max_drops = self._thresholds.for_iface(sample.iface)
+        limits = self._limits.get(sample.iface)
+        if limits is None:
+            if len(self._limits) > _LIMITS_CACHE_MAX:  # veth names churn with containers
+                self._limits.clear()
+            limits = self._limits[sample.iface] = self._thresholds.for_iface(sample.iface)
+        max_errors, max_drops = limits
         reasons = []
         if sum(errors) > max_errors:
             reasons.append(_reason("errors", _ERROR_FIELDS, errors, max_errors))
