@@ -7,13 +7,13 @@ import operator
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar, cast
 
 from pydantic import ValidationError
 
 from publisher.collect import InterfaceReading, NetDevCounters
 from publisher.counters import compute_deltas
-from schemas import COUNTER_NAMES, RATE_NAMES, InterfaceSample, OperState
+from schemas import COUNTER_NAMES, RATE_NAMES, Deltas, InterfaceSample, OperState
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,37 @@ class _Previous(NamedTuple):
     speed_mbps: int | None
 
 
+_STATIC_FIELDS = ("iface", "boot_id", "is_up", "oper_state", "speed_mbps", "mtu", "mac", "kind")
+_MAX_SEQ = 2**63 - 1
+_MAX_COUNTER = 2**64 - 1
+_STATIC_CACHE_MAX = 4096
+# Every field in declaration order (the serializer writes __dict__ in its order), defaulted.
+_TEMPLATES: dict[type[InterfaceSample] | type[Deltas], dict[str, object]] = {
+    cls: {
+        name: field.get_default(call_default_factory=True)
+        for name, field in cls.model_fields.items()
+    }
+    for cls in (InterfaceSample, Deltas)
+}
+_M = TypeVar("_M", InterfaceSample, Deltas)
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _trusted(cls: type[_M], given: dict[str, object]) -> _M:
+    """The model `cls.model_validate(given)` gives, built without validating again.
+
+    Only for values known to validate (see Sampler._may_trust): what validation would add
+    are the defaults, in field order; `model_construct` does the same, slower than validation.
+    """
+    model = _new(cls)
+    _set(model, "__dict__", {**_TEMPLATES[cls], **given})
+    _set(model, "__pydantic_fields_set__", set(given))
+    _set(model, "__pydantic_extra__", None)
+    _set(model, "__pydantic_private__", None)
+    return model
+
+
 def _max_speed(a: int | None, b: int | None) -> int | None:
     known = [s for s in (a, b) if s]
     return max(known) if known else None
@@ -42,7 +73,14 @@ def _now_utc() -> datetime:
 
 
 class Sampler:
-    """Keeps each interface's previous reading and numbers samples per host."""
+    """Keeps each interface's previous reading and numbers samples per host.
+
+    Samples are validated against the schema, except that once a sample of an interface has
+    validated, the next ones with the same name, boot id and link facts (state, speed, MTU,
+    MAC, kind) are built without validation: the rest (counters, deltas, rates, interval,
+    seq, this cycle's validated time) this class computes within the schema's bounds itself.
+    `trust=False` validates every sample (tests compare both ways).
+    """
 
     def __init__(
         self,
@@ -51,13 +89,17 @@ class Sampler:
         *,
         wallclock: Callable[[], datetime] = _now_utc,
         monotonic: Callable[[], float] = time.monotonic,
+        trust: bool = True,
     ) -> None:
         self.host = host
         self.next_seq = next_seq
         self.wallclock = wallclock
         self.monotonic = monotonic
+        self.trust = trust
         self._prev: dict[str, _Previous] = {}
         self._invalid: set[str] = set()
+        self._valid_static: set[tuple[object, ...]] = set()
+        self._cycle_ts: datetime | None = None  # this cycle's time as validation made it
 
     @property
     def tracked(self) -> frozenset[str]:
@@ -67,6 +109,7 @@ class Sampler:
     def sample(self, readings: Iterable[InterfaceReading], boot_id: str) -> list[InterfaceSample]:
         """One sample per reading, all stamped now; interfaces not read any more are retired."""
         at, ts = self.monotonic(), self.wallclock()
+        self._cycle_ts = None
         previous, self._prev = self._prev, {}
         samples: list[InterfaceSample] = []
         for reading in readings:
@@ -99,26 +142,62 @@ class Sampler:
             fields["delta"] = dict(zip(COUNTER_NAMES, deltas, strict=True))
             for name, delta in zip(RATE_NAMES, deltas, strict=False):
                 fields[name] = delta / elapsed  # elapsed > 0 whenever deltas are known
-        fields.update(
-            host=self.host,
-            iface=reading.name,
-            ts=ts,
-            seq=self.next_seq,
-            boot_id=cur.boot_id,
-            interval_s=elapsed or None,
-            is_up=reading.is_up,
-            oper_state=reading.oper_state or OperState.UNKNOWN,
-            speed_mbps=reading.speed_mbps,
-            mtu=reading.mtu,
-            mac=reading.mac,
-            kind=reading.kind,
+        static = (
+            reading.name,
+            cur.boot_id,
+            reading.is_up,
+            reading.oper_state or OperState.UNKNOWN,
+            reading.speed_mbps,
+            reading.mtu,
+            reading.mac,
+            reading.kind,
         )
+        fields.update(zip(_STATIC_FIELDS, static, strict=True))
+        fields.update(host=self.host, ts=ts, seq=self.next_seq, interval_s=elapsed or None)
+        sample: InterfaceSample | None
+        if self._may_trust(static, cur.counters, elapsed):
+            sample = self._trusted_sample(fields)
+        else:
+            sample = self._validated(fields, static, reading.name)
+        if sample is not None:
+            self.next_seq += 1
+        return sample
+
+    def _may_trust(
+        self, static: tuple[object, ...], counters: tuple[int, ...], elapsed: float
+    ) -> bool:
+        """True when validation could not fail: see the class docstring."""
+        return (
+            self.trust
+            and self._cycle_ts is not None
+            and static in self._valid_static
+            and elapsed >= 0
+            and self.next_seq <= _MAX_SEQ
+            and all(type(c) is int for c in counters)
+            and min(counters) >= 0
+            and max(counters) <= _MAX_COUNTER
+        )
+
+    def _trusted_sample(self, fields: dict[str, object]) -> InterfaceSample:
+        fields["ts"] = self._cycle_ts
+        delta = fields.get("delta")
+        if delta is not None:
+            fields["delta"] = _trusted(Deltas, cast(dict[str, object], delta))
+        return _trusted(InterfaceSample, fields)
+
+    def _validated(
+        self, fields: dict[str, object], static: tuple[object, ...], name: str
+    ) -> InterfaceSample | None:
         try:
             sample = InterfaceSample.model_validate(fields)
         except ValidationError as exc:
-            if reading.name not in self._invalid:
-                self._invalid.add(reading.name)
-                log.warning("interface %r skipped, not a valid sample: %s", reading.name, exc)
+            if name not in self._invalid:
+                self._invalid.add(name)
+                log.warning("interface %r skipped, not a valid sample: %s", name, exc)
             return None
-        self.next_seq += 1
+        if len(self._valid_static) > _STATIC_CACHE_MAX:  # veth names churn with containers
+            self._valid_static.clear()
+        self._valid_static.add(static)
+        if self._cycle_ts is None:
+            self._cycle_ts = sample.ts
         return sample
