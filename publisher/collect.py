@@ -142,20 +142,14 @@ def parse_net_dev(text: str) -> tuple[dict[str, NetDevCounters], list[str]]:
                 warnings.append(f"/proc/net/dev line {number} skipped (no ':'): {line[:120]!r}")
             continue
         name = name.strip()
-        fields = rest.split()
         try:
-            values = tuple(map(int, fields))
-        except ValueError:
-            values = ()
-        if (
-            not name
-            or len(values) != len(NetDevCounters._fields)
-            or min(values) < 0
-            or max(values) > MAX_COUNTER
-        ):
+            values: NetDevCounters | None = NetDevCounters._make(map(int, rest.split()))
+        except (ValueError, TypeError):  # not a number; not 16 of them
+            values = None
+        if not name or values is None or min(values) < 0 or max(values) > MAX_COUNTER:
             warnings.append(f"/proc/net/dev line {number} skipped (garbage): {line[:120]!r}")
             continue
-        rows[name] = NetDevCounters._make(values)
+        rows[name] = values
     return rows, warnings
 
 
@@ -251,19 +245,19 @@ def read_interface(
         flags = _read_int(base + "flags", 16)
     ifindex = _read_int(base + "ifindex")
     info = details(name, ifindex, oper_state) if details else read_details(sys_root, name)
-    return InterfaceReading(
+    return InterfaceReading(  # positional: much cheaper than keywords for a NamedTuple
         name,
         counters,
-        is_up=link_is_up(oper_state, flags, carrier),
-        oper_state=oper_state,
-        carrier=carrier,
-        speed_mbps=info.speed_mbps,
-        mtu=info.mtu,
-        flags=flags,
-        ifindex=ifindex,
-        mac=info.mac,
-        arp_type=info.arp_type,
-        kind=info.kind,
+        link_is_up(oper_state, flags, carrier),
+        oper_state,
+        carrier,
+        info.speed_mbps,
+        info.mtu,
+        flags,
+        ifindex,
+        info.mac,
+        info.arp_type,
+        info.kind,
     )
 
 

@@ -33,6 +33,7 @@ class _Previous(NamedTuple):
 
 
 _STATIC_FIELDS = ("iface", "boot_id", "is_up", "oper_state", "speed_mbps", "mtu", "mac", "kind")
+_INT_ONLY = frozenset({int})
 _MAX_SEQ = 2**63 - 1
 _MAX_COUNTER = 2**64 - 1
 _STATIC_CACHE_MAX = 4096
@@ -173,7 +174,7 @@ class Sampler:
             and static in self._valid_static
             and elapsed >= 0
             and self.next_seq <= _MAX_SEQ
-            and all(type(c) is int for c in counters)
+            and _INT_ONLY.issuperset(map(type, counters))  # strict: no bool, no float
             and min(counters) >= 0
             and max(counters) <= _MAX_COUNTER
         )
