@@ -8,10 +8,13 @@ them to the SQLite spool, hand them to the transport and delete them from the sp
 which CPU time then includes (paho's network thread is in the same process).
 
 `--real N` then runs the real `ifpulse publish` process (50 interfaces, --interval 0.1, real
-mosquitto, QoS 1) for N cycles and reads its RSS and CPU time from /proc: the figure a user
-sees in `top` (10,000 cycles take 17 minutes at the minimum interval; the default is 600).
+mosquitto, QoS 1, `--no-ha-discovery` unless `--ha`) for N cycles and reads its RSS and CPU time
+from /proc: the figure a user sees in `top` (10,000 cycles take 17 minutes at the minimum
+interval). For scale, a bare paho client does the same MQTT work in a process of its own: 50
+QoS 1 messages of 700 bytes every 0.1 s, nothing else (no pydantic, no sqlite, no settings).
 
     python bench/publisher_footprint.py [--cycles 1000] [--sizes 10,50,200] [--mqtt] [--real 600]
+                                        [--ha]
 """
 
 from __future__ import annotations
@@ -134,8 +137,28 @@ def worker(size: int, cycles: int, broker: str | None) -> dict[str, Any]:
     }
 
 
-def real(cycles: int, size: int = 50) -> dict[str, float]:
-    """Run `ifpulse publish --interval 0.1` for `cycles` cycles; its CPU per cycle and RSS."""
+# The bare client runs as `python -c` so that nothing but paho is imported (RSS).
+BARE_PAHO = """
+import signal, sys, time
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+url, topic, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+host, port = url.removeprefix("mqtt://").rsplit(":", 1)
+client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+client.max_inflight_messages_set(1000)
+client.connect(host, int(port))
+client.loop_start()
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+topics = [topic.replace("eth0", f"eth{i}") for i in range(size)]
+while True:  # size QoS 1 messages of an encoded sample's size every 0.1 s
+    for t in topics:
+        client.publish(t, b"x" * 700, qos=1)
+    time.sleep(0.1)
+"""
+
+
+def real(cycles: int, size: int = 50, *, ha: bool = False, bare: bool = False) -> dict[str, float]:
+    """Run `ifpulse publish --interval 0.1` (or the bare paho client) for `cycles` cycles."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
@@ -162,7 +185,11 @@ def real(cycles: int, size: int = 50) -> dict[str, float]:
                       # 500 samples/s: past the default replay rate (200/s) and in-flight
                       # window, which would make the spool grow and cycles look slow.
                       "--replay-rate", "100000", "--max-inflight", "1000",
-                      "--no-ha-discovery", "--log-level", "WARNING")  # fmt: skip
+                      "--log-level", "WARNING")  # fmt: skip
+        cmd += [] if ha else ["--no-ha-discovery"]
+        if bare:
+            topic = TopicScheme(DEFAULT_PREFIX).sample("bench", "eth0")
+            cmd = [sys.executable, "-c", BARE_PAHO, broker.url, topic, str(size)]
         pub = start(stack, cmd, tmp / "publish.log", lambda: got[0] > 0, "publisher")
         assert pub.popen is not None
         pid = pub.popen.pid
@@ -202,6 +229,7 @@ def main() -> int:
     parser.add_argument("--sizes", default="10,50,200")
     parser.add_argument("--mqtt", action="store_true", help="publish through a real mosquitto")
     parser.add_argument("--real", type=int, default=0, help="cycles of a real `ifpulse publish`")
+    parser.add_argument("--ha", action="store_true", help="--real with HA discovery on")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--broker", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -236,13 +264,16 @@ def main() -> int:
             f"{r['rss_end_mib'] - r['rss_start_mib']:>+5.2f} MiB"
         )
     if args.real:
-        f = real(args.real)
-        print(f"real `ifpulse publish`, 50 ifaces, --interval 0.1, mosquitto QoS 1: "
-              f"{f['cycles']:,.0f} cycles delivered in {f['seconds']:.0f} s, "
-              f"{f['cpu_ms']:.2f} ms CPU/cycle (process total), "
-              f"RSS {f['rss_start']:.1f} MiB after warm-up, {f['rss_end']:.1f} MiB at the end "
-              f"(peak {f['rss_peak']:.1f}, "
-              f"growth {f['rss_end'] - f['rss_start']:+.2f} MiB)")  # fmt: skip
+        ha = "on" if args.ha else "off"
+        for what, bare in ((f"real `ifpulse publish` (HA discovery {ha})", False),
+                           ("bare paho client, same messages", True)):  # fmt: skip
+            f = real(args.real, ha=args.ha, bare=bare)
+            print(f"{what}, 50 ifaces, --interval 0.1, mosquitto QoS 1: "
+                  f"{f['cycles']:,.0f} cycles delivered in {f['seconds']:.0f} s, "
+                  f"{f['cpu_ms']:.2f} ms CPU/cycle (process total), "
+                  f"RSS {f['rss_start']:.1f} MiB after warm-up, {f['rss_end']:.1f} MiB at the end "
+                  f"(peak {f['rss_peak']:.1f}, "
+                  f"growth {f['rss_end'] - f['rss_start']:+.2f} MiB)")  # fmt: skip
     return 0
 
 
