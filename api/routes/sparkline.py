@@ -55,12 +55,12 @@ def network_sparkline(
 
     With `interface`, that interface only (an interface the host never had gives
     `data: []`). Without it, `data` is the host total and `series` holds each interface.
-    An identical request within `--sparkline-cache-s` seconds (at most a tenth of a bucket)
+    An identical request within `--response-cache-s` seconds (at most a tenth of a bucket)
     gets the same answer.
     """
     host = find_host(store, server_id)
     step = choose_step(PERIODS[period], points)
-    ttl = min(context.settings.sparkline_cache_s, step.total_seconds() / 10)
+    ttl = min(context.settings.response_cache_s, step.total_seconds() / 10)
     body = context.cache.get(
         ("sparkline", host.id, interface, period, points),
         ttl,

@@ -90,7 +90,7 @@ def test_failed_computation_is_not_cached() -> None:
 
 
 def test_sparkline_cached_within_setting(store: FakeStore, make_client: MakeClient) -> None:
-    client: TestClient = make_client(sparkline_cache_s=60)
+    client: TestClient = make_client(response_cache_s=60)
     store.write_batch(history("h", "eth0", rx_rate=1000))
     first = client.get(URL, params={"period": "24h"})
     store.write_batch(history("h", "eth1", rx_rate=5))
@@ -100,8 +100,17 @@ def test_sparkline_cached_within_setting(store: FakeStore, make_client: MakeClie
 
 
 def test_sparkline_uncached_at_zero(store: FakeStore, make_client: MakeClient) -> None:
-    client: TestClient = make_client(sparkline_cache_s=0)
+    client: TestClient = make_client(response_cache_s=0)
     store.write_batch(history("h", "eth0", rx_rate=1000))
     client.get(URL, params={"period": "24h"})
     store.write_batch(history("h", "eth1", rx_rate=5))
     assert len(client.get(URL, params={"period": "24h"}).json()["series"]) == 2
+
+
+def test_metrics_cached_within_setting(store: FakeStore, make_client: MakeClient) -> None:
+    client: TestClient = make_client(response_cache_s=60)
+    store.write_batch(history("h", "eth0"))
+    first = client.get("/metrics").text
+    store.write_batch(history("h2", "eth0"))
+    assert client.get("/metrics").text == first
+    assert 'host="h2"' in make_client(response_cache_s=0).get("/metrics").text
