@@ -2,7 +2,8 @@
 
 Identical requests that arrive within `ttl` seconds of each other get the same bytes: a busy
 dashboard wall then costs one store query per host and period per `ttl`, not one per client.
-Concurrent misses of one key wait for the first caller's result instead of all querying.
+Concurrent misses of one key wait for the first caller's result instead of all querying;
+while an expired answer is being refreshed, the others get it (never older than 2 x ttl).
 """
 
 from __future__ import annotations
@@ -31,15 +32,28 @@ class ResponseCache:
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
 
     def get(self, key: Hashable, ttl: float, compute: Callable[[], bytes]) -> bytes:
-        """The cached bytes of `key` if younger than `ttl` s, else compute() (once per key)."""
+        """The bytes of `key`: cached if younger than `ttl` s, else from compute().
+
+        One caller computes a key at a time. While it refreshes an expired answer, the others
+        get that answer if it is younger than 2 x `ttl` instead of waiting; else they wait.
+        """
         if ttl <= 0:
             return compute()
         entry = self._entry(key)
-        with entry.lock:  # one caller computes; the others wait for it and reuse its answer
-            if self._clock() >= entry.expires:
-                entry.body = compute()
-                entry.expires = self._clock() + ttl
+        now = self._clock()
+        if now < entry.expires:
             return entry.body
+        if not entry.lock.acquire(blocking=False):
+            if now < entry.expires + ttl:
+                return entry.body  # being refreshed by another caller: serve the last answer
+            entry.lock.acquire()
+        try:
+            if self._clock() >= entry.expires:  # not refreshed meanwhile by another caller
+                body = compute()
+                entry.body, entry.expires = body, self._clock() + ttl
+            return entry.body
+        finally:
+            entry.lock.release()
 
     def _entry(self, key: Hashable) -> _Entry:
         with self._lock:

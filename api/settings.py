@@ -45,7 +45,7 @@ class ApiSettings(BaseSettings):
         ge=0,
         le=60,
         description="identical sparkline (at most a tenth of a bucket) and /metrics requests "
-        "within this many seconds share one answer; 0 = no cache",
+        "within this many seconds share one answer, never older than twice this; 0 = no cache",
     )
     workers: int = Field(
         default=1,

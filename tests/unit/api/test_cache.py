@@ -114,3 +114,30 @@ def test_metrics_cached_within_setting(store: FakeStore, make_client: MakeClient
     store.write_batch(history("h2", "eth0"))
     assert client.get("/metrics").text == first
     assert 'host="h2"' in make_client(response_cache_s=0).get("/metrics").text
+
+
+def test_others_get_the_last_answer_while_one_refreshes() -> None:
+    clock = Clock()
+    cache = ResponseCache(clock=clock)
+    cache.get("k", 2.0, lambda: b"old")
+    clock.now += 3.0  # expired, but younger than 2 x ttl
+    started, gate, got = threading.Event(), threading.Event(), []
+
+    def slow() -> bytes:
+        started.set()
+        gate.wait(5)
+        return b"new"
+
+    refresher = threading.Thread(target=lambda: got.append(cache.get("k", 2.0, slow)))
+    refresher.start()
+    assert started.wait(5)
+    assert cache.get("k", 2.0, lambda: b"unused") == b"old"  # did not wait for the refresh
+    clock.now += 1.0  # now 2 x ttl old: the next caller waits for the fresh answer
+    waiter = threading.Thread(target=lambda: got.append(cache.get("k", 2.0, lambda: b"x")))
+    waiter.start()
+    time.sleep(0.1)
+    assert waiter.is_alive()
+    gate.set()
+    refresher.join()
+    waiter.join()
+    assert got == [b"new", b"new"]
