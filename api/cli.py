@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import signal
-import socket
 import sys
 from types import FrameType
 
 import uvicorn
 from pydantic import ValidationError
 from pydantic_settings import CliApp, SettingsError
-from uvicorn.supervisors import Multiprocess
 
 from api.app import create_app
 from api.settings import ApiSettings
@@ -46,9 +43,6 @@ def main(argv: list[str]) -> int:
     except (ValueError, OSError, StoreError) as exc:
         sys.stderr.write(f"ifpulse api: {exc}\n")
         return 2
-    if settings.workers > 1:
-        app.state.context.store.close()  # opened only to fail early on a bad store or token
-        return _serve_workers(settings)
     config = uvicorn.Config(
         app, host=settings.bind, port=settings.port, log_level=settings.log_level, access_log=False
     )
@@ -58,45 +52,6 @@ def main(argv: list[str]) -> int:
         signal.signal(stop_signal, _after_shutdown)
     uvicorn.Server(config).run()
     return 0
-
-
-def _serve_workers(settings: ApiSettings) -> int:
-    """Serve from `settings.workers` processes sharing one listening socket (uvicorn's own
-    supervisor: each worker builds its app and store, and is replaced if it dies)."""
-    config = uvicorn.Config(
-        functools.partial(create_app, settings),
-        factory=True,
-        host=settings.bind,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=settings.log_level,
-        access_log=False,
-    )
-    sock = _listening_socket(settings.bind, settings.port)
-    try:
-        Multiprocess(config, sockets=[sock]).run()
-    finally:
-        sock.close()
-    return 0
-
-
-def _listening_socket(host: str, port: int) -> socket.socket:
-    """A bound TCP socket the workers share; made with an explicit IPPROTO_TCP.
-
-    asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and the accepted ones
-    inherit it: uvicorn's own bind_socket() leaves proto 0, so every small response waited
-    ~40 ms for a delayed ACK (Nagle).
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    sock.set_inheritable(True)
-    return sock
 
 
 def _after_shutdown(signum: int, frame: FrameType | None) -> None:

@@ -47,13 +47,6 @@ class ApiSettings(BaseSettings):
         description="identical sparkline (at most a tenth of a bucket) and /metrics requests "
         "within this many seconds share one answer, never older than twice this; 0 = no cache",
     )
-    workers: int = Field(
-        default=1,
-        ge=1,
-        le=64,
-        description="processes serving requests (each with its own store connection and "
-        "response cache); more than 1 helps when requests queue on one core",
-    )
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
         default="info", description="log level of the api and uvicorn"
     )
