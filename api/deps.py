@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.cache import ResponseCache
 from api.settings import ApiSettings
 from schemas.messages import HOST_PATTERN
 from stores import HostRecord, Store
@@ -28,6 +29,7 @@ class AppContext:
     store: Store
     clock: Clock
     token: str | None
+    cache: ResponseCache = field(default_factory=ResponseCache)
 
 
 def get_context(request: Request) -> AppContext:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -11,8 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 from schemas import InterfaceKind, OperState
 
 
+@functools.lru_cache(maxsize=4096)
 def _utc_text(value: datetime) -> str:
     """RFC 3339 UTC with milliseconds, the protocol's own time format."""
+    # Cached: a host's sparkline repeats each bucket start once per interface.
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     text = value.astimezone(UTC).isoformat(timespec="milliseconds")

@@ -40,6 +40,13 @@ class ApiSettings(BaseSettings):
     default_interval_s: float = Field(
         default=10.0, gt=0, description="interval assumed for a host that never said its own"
     )
+    response_cache_s: float = Field(
+        default=2.0,
+        ge=0,
+        le=60,
+        description="identical sparkline (at most a tenth of a bucket) and /metrics requests "
+        "within this many seconds share one answer, never older than twice this; 0 = no cache",
+    )
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
         default="info", description="log level of the api and uvicorn"
     )

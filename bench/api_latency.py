@@ -121,7 +121,10 @@ def client(
                 reply = http.get(path)
                 took = time.perf_counter() - t0
                 if reply.status_code != 200:
-                    raise SystemExit(f"{path}: HTTP {reply.status_code} {reply.text[:200]}")
+                    # Raised in a thread this would only end the thread: clients() checks.
+                    out.setdefault("errors", []).append(0.0)
+                    print(f"{api}{path}: HTTP {reply.status_code} {reply.text[:200]}")
+                    return
                 out[name].append(took * 1000)
 
 
@@ -136,6 +139,8 @@ def clients(api: str, args: argparse.Namespace, n: int, names: list[str]) -> dic
         th.start()
     for th in threads:
         th.join()
+    if "errors" in took or any(len(took[name]) != n * args.rounds for name in names):
+        raise SystemExit(f"{api}: not every request answered 200 (see above)")
     return took
 
 
@@ -156,6 +161,42 @@ def report(args: argparse.Namespace, single: dict[str, float], each: dict[str, l
               f"{pct(mixed[name], 95):>6.1f} ms{verdict}")  # fmt: skip
 
 
+Measured = tuple[dict[str, float], dict[str, list[float]], dict[str, list[float]], float]
+"""1-client medians, 8 clients on each endpoint, 8 clients on the mix, the mix's wall time."""
+
+
+def measure(apis: list[str], args: argparse.Namespace) -> list[Measured]:
+    """Time each api alone, with n clients on each endpoint, and on the mix; interleaved.
+
+    The apis take turns phase by phase (not one after the other), so a burst of load from
+    elsewhere on the machine falls on all of them alike.
+    """
+    names = list(ENDPOINTS)
+    for api in apis:
+        client(api, args.hosts, 1, -1, names, {name: [] for name in names})  # warm caches
+    single: list[dict[str, float]] = [{} for _ in apis]
+    each: list[dict[str, list[float]]] = [{} for _ in apis]
+    for name in names:
+        for k, api in enumerate(apis):
+            single[k][name] = median(clients(api, args, 1, [name])[name])
+    for name in names:
+        for k, api in enumerate(apis):
+            each[k][name] = clients(api, args, args.clients, [name])[name]
+    out: list[Measured] = []
+    for k, api in enumerate(apis):
+        t0 = time.perf_counter()
+        mixed = clients(api, args, args.clients, names)
+        out.append((single[k], each[k], mixed, time.perf_counter() - t0))
+    return out
+
+
+def variant(text: str) -> tuple[str, str | None, list[str]]:
+    """LABEL[@SRC_DIR][:API ARGS] -> (label, source tree or None, extra `ifpulse api` args)."""
+    head, _, extra = text.partition(":")
+    label, _, src = head.partition("@")
+    return label, src or None, shlex.split(extra)
+
+
 def main(argv: list[str]) -> int:
     """Build or reuse the dataset, start the api, run the clients, print p50/p95."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -169,11 +210,19 @@ def main(argv: list[str]) -> int:
         "--cache-dir", default=os.environ.get("IFPULSE_BENCH_CACHE", "~/.cache/ifpulse-bench")
     )
     parser.add_argument("--no-cache", action="store_true")
+    parser.add_argument(
+        "--variant",
+        type=variant,
+        action="append",
+        help="LABEL[@SRC_DIR][:API ARGS], repeatable: also run an api so (from another source "
+        "tree, with extra args) on the same data, taking turns; default this tree as is",
+    )
     args = parser.parse_args(argv)
     sqlite = args.store == "sqlite"
     args.days = args.days or (7 if sqlite else 1)
     args.hosts = args.hosts or (20 if sqlite else 5)
     sigterm_as_interrupt()
+    api_lines: list[str] = []
     with tempfile.TemporaryDirectory(prefix="ifpulse-bench-") as t, contextlib.ExitStack() as stack:
         tmp = Path(t)
         if sqlite:
@@ -184,27 +233,29 @@ def main(argv: list[str]) -> int:
             t0 = time.perf_counter()
             build(args, url, datetime.now(UTC).replace(microsecond=0))
             how = f"built in {time.perf_counter() - t0:.0f} s"
-        port = free_port()
-        api_cmd = ifpulse("api", "--store", url, "--port", str(port), "--log-level", "warning")
-        start(stack, api_cmd, tmp / "api.log", lambda: port_open(port), "api")
-        api = f"http://127.0.0.1:{port}"
-        names = list(ENDPOINTS)
-        client(api, args.hosts, 1, -1, names, {name: [] for name in names})  # warm caches
-        single = {name: median(clients(api, args, 1, [name])[name]) for name in names}
-        each = {name: clients(api, args, args.clients, [name])[name] for name in names}
-        t0 = time.perf_counter()
-        mixed = clients(api, args, args.clients, names)
-        wall = time.perf_counter() - t0
-        api_line = shlex.join(api_cmd[1:]).replace(t, "$TMP")
+        variants = args.variant or [("this tree", None, [])]
+        apis = []
+        for k, (_, src, extra) in enumerate(variants):
+            port = free_port()
+            api_cmd = ifpulse("api", "--store", url, "--port", str(port),
+                              "--log-level", "warning", *extra)  # fmt: skip
+            if src:  # another source tree, e.g. a worktree of main (-m puts the cwd first)
+                api_cmd = ["env", "-C", src, f"PYTHONPATH={src}", *api_cmd]
+            start(stack, api_cmd, tmp / f"api{k}.log", lambda p=port: port_open(p), "api")
+            apis.append(f"http://127.0.0.1:{port}")
+            api_lines.append(shlex.join(api_cmd).replace(t, "$TMP"))
+        runs = list(zip((v[0] for v in variants), measure(apis, args), strict=True))
     rows = args.days * 86400 // INTERVAL * args.hosts * args.ifaces
     print(f"command: {command_line()}")
     print(f"dataset: {args.store}, {args.days} d x {args.hosts} hosts x {args.ifaces} ifaces "
           f"at {INTERVAL} s = {rows:,} samples ({how})")  # fmt: skip
-    total = sum(len(v) for v in mixed.values())
-    print(f"{args.rounds} requests per client per endpoint; the mixed run: {total} requests in "
-          f"{wall:.1f} s ({total / wall:,.0f} req/s)")  # fmt: skip
-    report(args, single, each, mixed)
-    print(f"api: {api_line}")
+    for label, (single, each, mixed, wall) in runs:
+        total = sum(len(v) for v in mixed.values())
+        print(f"\n[{label}] {args.rounds} requests per client per endpoint; the mixed run: "
+              f"{total} requests in {wall:.1f} s ({total / wall:,.0f} req/s)")  # fmt: skip
+        report(args, single, each, mixed)
+    for line in api_lines:
+        print(f"api: {line}")
     return 0
 
 

@@ -65,9 +65,40 @@ def _rollup(
     step: int,
     extra: str,
 ) -> list[Sequence[Any]]:
+    grain = MINUTE_MS if table == "m1" else HOUR_MS
+    if step // grain >= PER_BUCKET_ROWS:
+        return _rollup_per_bucket(conn, table, marks, sids, lo, hi, step, extra)
     sql = (
         f"SELECT r.sid, r.t / {step:d} * {step:d}, {ROLLUP_AGG} FROM {table} r "  # noqa: S608
         f"WHERE r.sid IN ({marks}) AND r.t >= ? AND r.t < ? {extra} "
         f"GROUP BY r.sid, r.t / {step:d}"
     )
     return conn.execute(sql, (*sids, lo, hi)).fetchall()
+
+
+PER_BUCKET_ROWS = 8
+"""From this many rollup rows per bucket and series, one statement per bucket is cheaper."""
+
+
+def _rollup_per_bucket(
+    conn: sqlite3.Connection,
+    table: str,
+    marks: str,
+    sids: Sequence[int],
+    lo: int,
+    hi: int,
+    step: int,
+    extra: str,
+) -> list[Sequence[Any]]:
+    # GROUP BY sid alone follows the (sid, t) key, so SQLite aggregates as it reads; grouping
+    # by sid and t / step instead sorts every row with all its columns in a temporary b-tree,
+    # which cost more than the aggregation itself (a host's day at 15 min: ~13 ms vs ~9 ms).
+    sql = (
+        f"SELECT r.sid, {ROLLUP_AGG} FROM {table} r "  # noqa: S608
+        f"WHERE r.sid IN ({marks}) AND r.t >= ? AND r.t < ? {extra} GROUP BY r.sid"
+    )
+    rows: list[Sequence[Any]] = []
+    for bucket in range(lo // step * step, hi, step):
+        found = conn.execute(sql, (*sids, max(lo, bucket), min(hi, bucket + step))).fetchall()
+        rows.extend((sid, bucket, *agg) for sid, *agg in found)
+    return rows
