@@ -3,6 +3,7 @@
     python bench/ingest_throughput.py                       # 30,000 samples: bare, SQLite, influxd
     python bench/ingest_throughput.py --samples 100000 --batch-size 1000 --stores sqlite
     python bench/ingest_throughput.py --stores influx --age-hours 24   # a day-old backlog
+    git worktree add /tmp/before HEAD~3 && python bench/ingest_throughput.py --baseline /tmp/before
 Every contender gets its own persistent session, created before the backlog is published, so
 all read the same N queued messages at broker speed (the publisher is not in the timing). The
 samples are full publisher-form `InterfaceSample`s (deltas, rates, link facts; ~690 B). The
@@ -171,6 +172,14 @@ def ingestors(
     raise SystemExit(f"ingestors did not store {n} within 900 s")
 
 
+def baseline_cmd(checkout: Path, args: list[str]) -> list[str]:
+    """argv of `python -m ifpulse ARGS` running the code of another checkout."""
+    # -m would put the current directory (this checkout) first on sys.path.
+    code = (f"import runpy, sys; sys.path.insert(0, {str(checkout.resolve())!r}); "
+            "runpy.run_module('ifpulse', run_name='__main__', alter_sys=True)")  # fmt: skip
+    return [sys.executable, "-c", code, *args]
+
+
 def main(argv: list[str]) -> int:
     """Run the bare counter and one ingestor per store on one backlog; print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -180,6 +189,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--age-hours", type=float, default=0.0, help="stamp the samples this old (a replay)"
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="also run the ingestor of this checkout (e.g. a git worktree of an older commit), "
+        "on the same backlog, for a before/after comparison in one run",
+    )
     args = parser.parse_args(argv)
     sigterm_as_interrupt()
     stores = [s for s in args.stores.split(",") if s]
@@ -187,22 +202,30 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="ifpulse-bench-") as t, contextlib.ExitStack() as stack:
         tmp = Path(t)
         broker = started_broker(stack, tmp)
-        urls = {"sqlite": f"sqlite:///{tmp}/bench.db"}
+        urls = {"sqlite": lambda db: f"sqlite:///{tmp}/{db}.db"}
         if "influx" in stores:
             influxd = started_influxd(stack, tmp)
-            urls["influx"] = influxd.store_url("bench")
-        for cid in ["bench-bare", *(f"bench-{s}" for s in stores)]:
+            urls["influx"] = influxd.store_url
+        contenders = [(s, "", "ifpulse ingest") for s in stores]
+        if args.baseline:
+            # Interleaved, so that a change in the machine's load hits both alike.
+            contenders = [c for s in stores for c in ((s, "", "ifpulse ingest"),
+                          (s, "-base", "baseline ingest"))]  # fmt: skip
+        for cid in ["bench-bare", *(f"bench-{s}{tag}" for s, tag, _ in contenders)]:
             session(broker, cid, SCHEME.sample_filter())
         size, pub_rate = backlog(broker, args.samples, age=args.age_hours * 3600)
         bare_rate = bare(broker, args.samples)
         rows.append(("bare paho subscriber (count only)", bare_rate, None))
         commands = []
-        for s in stores:
+        for s, tag, label in contenders:
             port = free_port()
-            cmd = ifpulse(*ingest_args(broker, urls[s], f"bench-{s}", port, args.batch_size, None))
+            # Each contender writes into a store of its own: none overwrites another's points.
+            url = urls[s](f"bench{tag.replace('-', '_')}")
+            ingest = ingest_args(broker, url, f"bench-{s}{tag}", port, args.batch_size, None)
+            cmd = baseline_cmd(args.baseline, ingest) if tag else ifpulse(*ingest)
             commands.append(shlex.join(cmd[1:]).replace(t, "$TMP"))
             run = ingestors(stack, [cmd], [port], args.samples, tmp)
-            rows.append((f"ifpulse ingest -> {s}", run.rate, run))
+            rows.append((f"{label} -> {s}", run.rate, run))
     print(f"command: {command_line()}")
     print(f"backlog: {args.samples} samples of {size} B, QoS 1, one mosquitto "
           f"(published at {pub_rate:,.0f}/s by paho, not timed)")  # fmt: skip

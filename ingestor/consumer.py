@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -149,13 +149,21 @@ class Consumer:
 
     def ack(self, item: Received) -> bool:
         """Acknowledge one message if its connection is still the current one."""
-        if item.qos == 0:
-            return True
+        return self.ack_many((item,)) == 1
+
+    def ack_many(self, items: Sequence[Received]) -> int:
+        """Acknowledge the messages of the current connection (one lock); how many were."""
+        acked = 0
         with self._lock:
-            if not self._connected or item.generation != self._generation:
-                return False
-            self.client.ack(item.mid, item.qos)
-            return True
+            generation = self._generation if self._connected else -1
+            ack = self.client.ack
+            for item in items:
+                if item.qos == 0:
+                    acked += 1
+                elif item.generation == generation:
+                    ack(item.mid, item.qos)
+                    acked += 1
+        return acked
 
     def publish(self, topic: str, payload: bytes) -> mqtt.MQTTMessageInfo:
         """Publish at QoS 1; the returned handle tells when the broker has it."""
@@ -217,12 +225,12 @@ class Consumer:
         )
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        with self._lock:
-            if self._paused:
-                return
-            generation = self._generation
+        # No lock: the generation changes only in paho's thread (this one), and a message
+        # taken just after pause() is merely left unacked (the broker delivers it again).
+        if self._paused:
+            return
         try:
-            self._sink(self.receive(msg, generation))
+            self._sink(self.receive(msg, self._generation))
         except Exception:
             # An exception escaping a callback would end paho's network thread. The message
             # stays unacked, so the broker delivers it again after the next reconnect.
@@ -232,9 +240,8 @@ class Consumer:
         """Decode one delivered message; never raises, whatever the topic and bytes."""
         topic, printable = _raw_topic(msg)
         payload = bytes(msg.payload)
-        fields: dict[str, Any] = {}
         try:
-            fields["message"] = decode(
+            message = decode(
                 topic,
                 payload,
                 scheme=self._scheme,
@@ -242,5 +249,5 @@ class Consumer:
                 max_clock_skew=self._config.max_clock_skew,
             )
         except DecodeError as exc:
-            fields["error"] = exc
-        return Received(printable, payload, msg.mid, msg.qos, generation, **fields)
+            return Received(printable, payload, msg.mid, msg.qos, generation, error=exc)
+        return Received(printable, payload, msg.mid, msg.qos, generation, message)

@@ -91,6 +91,22 @@ def test_acks_only_on_the_connection_that_delivered() -> None:
     assert client.acks == [got[1].mid]
 
 
+def test_ack_many_acks_only_what_the_current_connection_delivered() -> None:
+    scheme = TopicScheme("p")
+    consumer, client, got = _consumer(scheme)
+    consumer.start()
+    s = sample()
+    client.deliver(scheme.sample(s.host, s.iface), s)
+    client.dropped()
+    client.connected(session_present=True)
+    for _ in range(2):
+        client.deliver(scheme.sample(s.host, s.iface), s)
+    assert consumer.ack_many(got) == 2
+    assert client.acks == [got[1].mid, got[2].mid]
+    client.dropped()
+    assert consumer.ack_many(got) == 0, "acked while disconnected"
+
+
 def test_paused_consumer_leaves_messages_to_the_broker() -> None:
     scheme = TopicScheme("p")
     consumer, client, got = _consumer(scheme)
