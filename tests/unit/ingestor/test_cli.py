@@ -48,8 +48,10 @@ def test_password_from_file_or_env(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 def test_defaults_derived_from_the_batch_size() -> None:
-    s = Settings.model_validate({"store": "sqlite:///x", "batch_size": 40000 // 2})
+    s = Settings.model_validate({"store": "sqlite:///x", "batch_size": 40000 // 4})
     assert s.effective_receive_maximum == 40000
+    s = Settings.model_validate({"store": "sqlite:///x", "batch_size": 20000})
+    assert s.effective_receive_maximum == 65535  # the most MQTT 5 can say
     s = Settings.model_validate({"store": "sqlite:///x", "receive_maximum": 7})
     assert s.effective_receive_maximum == 7
     s = Settings.model_validate({"store": "sqlite:///x", "broker": "mqtts://b.lan"})
