@@ -43,6 +43,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from store_load import fake_sample
 
+from ingestor.settings import Settings
 from schemas import TopicScheme, encode
 from tests.integration.ingestor.helpers import Publisher
 
@@ -83,7 +84,7 @@ def backlog(
     return len(encode(samples[0])), rate
 
 
-def bare(broker: Mosquitto, n: int) -> float:
+def bare(broker: Mosquitto, n: int, receive_maximum: int) -> float:
     """A paho subscriber that only counts (QoS 1, auto ack); returns msg/s."""
     done = threading.Event()
     count = [0, 0.0]
@@ -99,7 +100,7 @@ def bare(broker: Mosquitto, n: int) -> float:
     client.on_message = on_message
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = 3600
-    props.ReceiveMaximum = 1000
+    props.ReceiveMaximum = receive_maximum
     client.connect(broker.host, broker.port, clean_start=False, properties=props)
     client.loop_start()
     if not done.wait(600):
@@ -223,7 +224,9 @@ def main(argv: list[str]) -> int:
         for cid in ["bench-bare", *(f"bench-{s}{tag}" for s, tag, _ in contenders)]:
             session(broker, cid, SCHEME.sample_filter())
         size, pub_rate = backlog(broker, args.samples, age=args.age_hours * 3600)
-        bare_rate = bare(broker, args.samples)
+        # The same window as the ingestors ask for, so that the ceiling is not held back.
+        window = Settings.model_validate({"store": "x", "batch_size": args.batch_size})
+        bare_rate = bare(broker, args.samples, window.effective_receive_maximum)
         rows.append(("bare paho subscriber (count only)", bare_rate, None))
         commands = []
         for s, tag, label in contenders:
