@@ -3,6 +3,7 @@
     python bench/ingest_throughput.py                       # 30,000 samples: bare, SQLite, influxd
     python bench/ingest_throughput.py --samples 100000 --batch-size 1000 --stores sqlite
     python bench/ingest_throughput.py --stores influx --age-hours 24   # a day-old backlog
+    git worktree add /tmp/before HEAD~3 && python bench/ingest_throughput.py --baseline /tmp/before
 Every contender gets its own persistent session, created before the backlog is published, so
 all read the same N queued messages at broker speed (the publisher is not in the timing). The
 samples are full publisher-form `InterfaceSample`s (deltas, rates, link facts; ~690 B). The
@@ -42,10 +43,12 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from store_load import fake_sample
 
+from ingestor.settings import Settings
 from schemas import TopicScheme, encode
 from tests.integration.ingestor.helpers import Publisher
 
 PREFIX = "bench"
+LAST_WRITE = "ifpulse_ingest_last_write_timestamp_seconds"
 SCHEME = TopicScheme(PREFIX)
 
 
@@ -81,7 +84,7 @@ def backlog(
     return len(encode(samples[0])), rate
 
 
-def bare(broker: Mosquitto, n: int) -> float:
+def bare(broker: Mosquitto, n: int, receive_maximum: int) -> float:
     """A paho subscriber that only counts (QoS 1, auto ack); returns msg/s."""
     done = threading.Event()
     count = [0, 0.0]
@@ -97,7 +100,7 @@ def bare(broker: Mosquitto, n: int) -> float:
     client.on_message = on_message
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = 3600
-    props.ReceiveMaximum = 1000
+    props.ReceiveMaximum = receive_maximum
     client.connect(broker.host, broker.port, clean_start=False, properties=props)
     client.loop_start()
     if not done.wait(600):
@@ -130,6 +133,8 @@ class Run:
     stored: float
     store_s: float
     cpu_s: float
+    polled_rate: float
+    """The rate with the end taken when this script saw N stored (up to 0.1 s late)."""
 
 
 def ingestors(
@@ -150,14 +155,20 @@ def ingestors(
     deadline, first = time.monotonic() + 900, 0.0
     while time.monotonic() < deadline:
         if not first and total("ifpulse_ingest_received_total") > 0:
-            first = time.perf_counter()
+            first = time.time()
         if first and total("ifpulse_ingest_stored_total") >= n:
-            elapsed = time.perf_counter() - first
+            polled = time.time() - first
+            # The end: when the last write finished, by the ingestors' own stamp (an ingestor
+            # older than that metric: when this loop saw it).
+            stamp = max(
+                metric(port, "ifpulse_ingest_last_write_timestamp_seconds") for port in ports
+            )
+            elapsed = stamp - first if stamp > first else polled
             cpu = sum(cpu_seconds(p.popen.pid) for p in procs if p.popen) - cpu0
             time.sleep(0.3)  # let late duplicates, if any, show in the counters
             run = Run(n / elapsed, elapsed, total("ifpulse_ingest_received_total"),
                       total("ifpulse_ingest_stored_total"),
-                      total("ifpulse_ingest_store_write_seconds_sum"), cpu)  # fmt: skip
+                      total("ifpulse_ingest_store_write_seconds_sum"), cpu, n / polled)  # fmt: skip
             for p in procs:
                 p.stop()
             return run
@@ -165,10 +176,18 @@ def ingestors(
             if p.popen and p.popen.poll() is not None:
                 raise SystemExit(f"{p.name} exited:\n{p.tail()}")
         # Each scrape costs the ingestor CPU (measured ~10 % of it at 50 scrapes/s), so poll
-        # fast only until the first message, then every 0.1 s (the end is then up to 0.1 s
-        # late: the rate is, if anything, understated).
+        # fast only until the first message, then every 0.1 s (the end is read from the
+        # ingestors' last-write stamp; the start is up to 0.01 s late).
         time.sleep(0.1 if first else 0.01)
     raise SystemExit(f"ingestors did not store {n} within 900 s")
+
+
+def baseline_cmd(checkout: Path, args: list[str]) -> list[str]:
+    """argv of `python -m ifpulse ARGS` running the code of another checkout."""
+    # -m would put the current directory (this checkout) first on sys.path.
+    code = (f"import runpy, sys; sys.path.insert(0, {str(checkout.resolve())!r}); "
+            "runpy.run_module('ifpulse', run_name='__main__', alter_sys=True)")  # fmt: skip
+    return [sys.executable, "-c", code, *args]
 
 
 def main(argv: list[str]) -> int:
@@ -180,6 +199,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--age-hours", type=float, default=0.0, help="stamp the samples this old (a replay)"
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="also run the ingestor of this checkout (e.g. a git worktree of an older commit), "
+        "on the same backlog, for a before/after comparison in one run",
+    )
     args = parser.parse_args(argv)
     sigterm_as_interrupt()
     stores = [s for s in args.stores.split(",") if s]
@@ -187,22 +212,32 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="ifpulse-bench-") as t, contextlib.ExitStack() as stack:
         tmp = Path(t)
         broker = started_broker(stack, tmp)
-        urls = {"sqlite": f"sqlite:///{tmp}/bench.db"}
+        urls = {"sqlite": lambda db: f"sqlite:///{tmp}/{db}.db"}
         if "influx" in stores:
             influxd = started_influxd(stack, tmp)
-            urls["influx"] = influxd.store_url("bench")
-        for cid in ["bench-bare", *(f"bench-{s}" for s in stores)]:
+            urls["influx"] = influxd.store_url
+        contenders = [(s, "", "ifpulse ingest") for s in stores]
+        if args.baseline:
+            # Interleaved, so that a change in the machine's load hits both alike.
+            contenders = [c for s in stores for c in ((s, "", "ifpulse ingest"),
+                          (s, "-base", "baseline ingest"))]  # fmt: skip
+        for cid in ["bench-bare", *(f"bench-{s}{tag}" for s, tag, _ in contenders)]:
             session(broker, cid, SCHEME.sample_filter())
         size, pub_rate = backlog(broker, args.samples, age=args.age_hours * 3600)
-        bare_rate = bare(broker, args.samples)
+        # The same window as the ingestors ask for, so that the ceiling is not held back.
+        window = Settings.model_validate({"store": "x", "batch_size": args.batch_size})
+        bare_rate = bare(broker, args.samples, window.effective_receive_maximum)
         rows.append(("bare paho subscriber (count only)", bare_rate, None))
         commands = []
-        for s in stores:
+        for s, tag, label in contenders:
             port = free_port()
-            cmd = ifpulse(*ingest_args(broker, urls[s], f"bench-{s}", port, args.batch_size, None))
+            # Each contender writes into a store of its own: none overwrites another's points.
+            url = urls[s](f"bench{tag.replace('-', '_')}")
+            ingest = ingest_args(broker, url, f"bench-{s}{tag}", port, args.batch_size, None)
+            cmd = baseline_cmd(args.baseline, ingest) if tag else ifpulse(*ingest)
             commands.append(shlex.join(cmd[1:]).replace(t, "$TMP"))
             run = ingestors(stack, [cmd], [port], args.samples, tmp)
-            rows.append((f"ifpulse ingest -> {s}", run.rate, run))
+            rows.append((f"{label} -> {s}", run.rate, run))
     print(f"command: {command_line()}")
     print(f"backlog: {args.samples} samples of {size} B, QoS 1, one mosquitto "
           f"(published at {pub_rate:,.0f}/s by paho, not timed)")  # fmt: skip
@@ -211,7 +246,7 @@ def main(argv: list[str]) -> int:
         if run is not None:
             extra = (f"  ratio {rate / bare_rate:.2f}  store.write_batch {run.store_s:.1f} s of "
                      f"{run.elapsed:.1f} s, ingestor CPU {run.cpu_s / args.samples * 1e6:.0f} "
-                     f"us/sample")  # fmt: skip
+                     f"us/sample (polled end: {run.polled_rate / bare_rate:.2f})")  # fmt: skip
         print(f"{name:<36} {rate:>8,.0f} samples/s{extra}")
     for c in commands:
         print(f"ingestor: {c}")

@@ -29,6 +29,12 @@ class Batcher(Generic[T]):
             self._opened_at = self._clock()
         self._items.append(item)
 
+    def extend(self, items: list[T]) -> None:
+        """Append several items (as many add() calls)."""
+        if items and not self._items:
+            self._opened_at = self._clock()
+        self._items.extend(items)
+
     def due(self) -> bool:
         """True when the batch is full or old enough to be written."""
         if not self._items:

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import struct
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.client import PUBACK
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from schemas import DecodeError, Message, TopicScheme, decode
+from schemas import DecodeError, Message, ParsedTopic, TopicScheme, decode
 
 log = logging.getLogger(__name__)
+
+# A PUBACK without reason code or properties (success; valid in MQTT 3.1.1 and 5).
+_PUBACK = struct.Struct("!BBH")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +41,23 @@ class Received:
 
 
 ClientFactory = Callable[[str], mqtt.Client]
+
+# Distinct topics whose parse is remembered: a fleet publishes on a fixed set of topics
+# (hosts x interfaces); a flood of new ones only evicts old entries.
+_PARSED_TOPICS = 65536
+
+
+class CachingScheme(TopicScheme):
+    """A TopicScheme that takes each distinct topic apart once (~5 us saved per message)."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__(prefix)
+        # A refused topic raises, and exceptions are not cached: it is parsed each time.
+        self._parse = functools.lru_cache(maxsize=_PARSED_TOPICS)(super().parse)
+
+    def parse(self, topic: str) -> ParsedTopic:
+        """As TopicScheme.parse (ParsedTopic is immutable, so sharing one is safe)."""
+        return self._parse(topic)
 
 
 def make_client(client_id: str) -> mqtt.Client:
@@ -92,7 +115,7 @@ class Consumer:
         on_connection: Callable[[bool], None] = lambda _up: None,
     ) -> None:
         self._config = config
-        self._scheme = scheme
+        self._scheme = CachingScheme(scheme.prefix)
         self._sink = sink
         self._clock = clock
         self._on_connection = on_connection
@@ -149,13 +172,25 @@ class Consumer:
 
     def ack(self, item: Received) -> bool:
         """Acknowledge one message if its connection is still the current one."""
-        if item.qos == 0:
-            return True
+        return self.ack_many((item,)) == 1
+
+    def ack_many(self, items: Sequence[Received]) -> int:
+        """Acknowledge the messages of the current connection (one lock); how many were."""
         with self._lock:
-            if not self._connected or item.generation != self._generation:
-                return False
-            self.client.ack(item.mid, item.qos)
-            return True
+            generation = self._generation if self._connected else -1
+            current = [i for i in items if i.qos == 0 or i.generation == generation]
+            pubacks = [i.mid for i in current if i.qos == 1]
+            queue_packet = getattr(self.client, "_packet_queue", None)
+            if len(pubacks) > 1 and queue_packet is not None:
+                # paho writes each PUBACK on its own (a 4-byte send) and wakes its loop for
+                # each through a socket pair; a batch of them in one buffer costs one of each.
+                queue_packet(PUBACK, b"".join(_PUBACK.pack(PUBACK, 2, m) for m in pubacks), 0, 1)
+                rest = [i for i in current if i.qos == 2]
+            else:
+                rest = [i for i in current if i.qos > 0]
+            for item in rest:
+                self.client.ack(item.mid, item.qos)
+        return len(current)
 
     def publish(self, topic: str, payload: bytes) -> mqtt.MQTTMessageInfo:
         """Publish at QoS 1; the returned handle tells when the broker has it."""
@@ -217,12 +252,12 @@ class Consumer:
         )
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        with self._lock:
-            if self._paused:
-                return
-            generation = self._generation
+        # No lock: the generation changes only in paho's thread (this one), and a message
+        # taken just after pause() is merely left unacked (the broker delivers it again).
+        if self._paused:
+            return
         try:
-            self._sink(self.receive(msg, generation))
+            self._sink(self.receive(msg, self._generation))
         except Exception:
             # An exception escaping a callback would end paho's network thread. The message
             # stays unacked, so the broker delivers it again after the next reconnect.
@@ -232,9 +267,8 @@ class Consumer:
         """Decode one delivered message; never raises, whatever the topic and bytes."""
         topic, printable = _raw_topic(msg)
         payload = bytes(msg.payload)
-        fields: dict[str, Any] = {}
         try:
-            fields["message"] = decode(
+            message = decode(
                 topic,
                 payload,
                 scheme=self._scheme,
@@ -242,5 +276,5 @@ class Consumer:
                 max_clock_skew=self._config.max_clock_skew,
             )
         except DecodeError as exc:
-            fields["error"] = exc
-        return Received(printable, payload, msg.mid, msg.qos, generation, **fields)
+            return Received(printable, payload, msg.mid, msg.qos, generation, error=exc)
+        return Received(printable, payload, msg.mid, msg.qos, generation, message)

@@ -36,6 +36,11 @@ class Metrics:
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=r,
         )
+        self.last_write = Gauge(
+            "ifpulse_ingest_last_write_timestamp_seconds",
+            "Unix time at which the last successful store write ended (0: none yet)",
+            registry=r,
+        )
         self.queue_depth = Gauge(
             "ifpulse_ingest_queue_depth", "Messages received and not yet acked", registry=r
         )
@@ -49,6 +54,7 @@ class Metrics:
         """Record one successful store write."""
         self.stored.inc(count)
         self.store_latency.observe(seconds)
+        self.last_write.set_to_current_time()
 
     def on_rejected(self, reason: Reason) -> None:
         """Record one dead letter."""

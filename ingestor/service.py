@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections import deque
@@ -13,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from ingestor.batcher import Batcher
 from ingestor.consumer import ClientFactory, Consumer, ConsumerConfig, Received, make_client
 from ingestor.deadletter import DeadLetters, Sent, confirmed
+from ingestor.inbox import Inbox
 from ingestor.metrics import Metrics
 from ingestor.settings import Settings
 from ingestor.writer import Backoff, GaveUp, Writer
@@ -83,9 +83,12 @@ class Ingestor:
         # mosquitto 2.0.11 stops enforcing it after the first PUBACK (measured). So this
         # bound is what holds memory: when full, paho's thread waits, TCP backpressure
         # stops the broker, and the broker keeps the rest.
-        self._queue: queue.Queue[Received] = queue.Queue(
-            settings.effective_receive_maximum + settings.batch_size
-        )
+        capacity = settings.effective_receive_maximum + settings.batch_size
+        self._inbox: Inbox[Received] = Inbox(capacity)
+        # Received and not yet written (or dead-lettered): computed when scraped, so that
+        # paho's thread updates no gauge per message.
+        self._flushed = 0
+        self.metrics.queue_depth.set_function(lambda: self._inbox.arrived - self._flushed)
         self._batcher: Batcher[Received] = Batcher(
             settings.batch_size, settings.flush_interval, monotonic
         )
@@ -121,8 +124,7 @@ class Ingestor:
 
     def _take(self, item: Received) -> None:
         self.metrics.received.inc()
-        self.metrics.queue_depth.inc()
-        self._queue.put(item)
+        self._inbox.put(item)
 
     def stop(self) -> None:
         """Ask run() to drain and return (safe from a signal handler or another thread)."""
@@ -155,20 +157,20 @@ class Ingestor:
             time.sleep(max(0.0, min(delay, self._deadline - self._monotonic())))
 
     def _step(self) -> None:
-        left = self._batcher.time_left()
-        try:
-            item = self._queue.get(timeout=_IDLE_WAKE if left is None else min(left, _IDLE_WAKE))
-        except queue.Empty:
-            pass
-        else:
-            self._batcher.add(item)
-            while len(self._batcher) < self._batcher.max_size:
-                try:
-                    self._batcher.add(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-        if self._batcher.due():
-            self._flush(self._batcher.take())
+        batcher = self._batcher
+        left = batcher.time_left()
+        room = batcher.max_size - len(batcher)
+        # An empty batch waits for its first item (which starts its age), a started one
+        # sleeps until it is full or due: one wake-up per batch, not one per message.
+        batcher.extend(
+            self._inbox.take(
+                room,
+                wait_for=room if len(batcher) else 1,
+                timeout=_IDLE_WAKE if left is None else min(left, _IDLE_WAKE),
+            )
+        )
+        if batcher.due():
+            self._flush(batcher.take())
         self._ack_confirmed(wait=0.0)
         if not len(self._batcher) and self._monotonic() >= self._next_maintain:
             self._maintain()
@@ -176,11 +178,7 @@ class Ingestor:
     def _drain(self) -> int:
         self.consumer.pause()
         pending = self._batcher.take()
-        while True:
-            try:
-                pending.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
+        pending += self._inbox.take(len(self._inbox))
         log.info("stopping: writing %d queued messages", len(pending))
         size = self.settings.batch_size
         for start in range(0, len(pending), size):
@@ -189,19 +187,29 @@ class Ingestor:
         return 0
 
     def _flush(self, items: list[Received]) -> None:
+        messages = [item.message for item in items if item.message is not None]
+        result = self._writer.write(messages)
+        if len(messages) == len(items) and not result.refused:
+            self.consumer.ack_many(items)  # the usual case: all written
+        else:
+            self._settle(items, result.refused)
+        self._flushed += len(items)
+
+    def _settle(self, items: list[Received], refused_at: dict[int, str]) -> None:
+        """Ack what was written; dead-letter what was refused (acked once the broker has it)."""
         good = [item for item in items if item.message is not None]
-        result = self._writer.write([item.message for item in good if item.message is not None])
-        refused = {id(good[i]): f"store refused it: {d}" for i, d in result.refused.items()}
+        refused = {id(good[i]): f"store refused it: {d}" for i, d in refused_at.items()}
+        written: list[Received] = []
         for item in items:
             error = item.error
             if id(item) in refused:
                 error = DecodeError(Reason.SCHEMA, refused[id(item)])
             if error is None:
-                self.consumer.ack(item)
+                written.append(item)
             else:
                 sent = self.dead_letters.reject(error, item.topic, item.payload)
                 self._awaiting.append((item, sent))
-        self.metrics.queue_depth.dec(len(items))
+        self.consumer.ack_many(written)
 
     def _ack_confirmed(self, wait: float) -> None:
         """Ack refused messages whose dead letter the broker holds, oldest first."""

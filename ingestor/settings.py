@@ -66,7 +66,7 @@ class Settings(BaseSettings):
         le=MAX_RECEIVE_MAXIMUM,
         description=(
             "MQTT 5 Receive Maximum: messages the broker may have unacked with us "
-            "(default: 2 x batch size); mosquitto's max_inflight_messages must allow it"
+            "(default: 4 x batch size); mosquitto's max_inflight_messages must allow it"
         ),
     )
     max_clock_skew: float = Field(
@@ -116,10 +116,11 @@ class Settings(BaseSettings):
 
     @property
     def effective_receive_maximum(self) -> int:
-        """Receive Maximum to ask for: enough for two batches in flight."""
+        """Receive Maximum to ask for: four batches, so that paho keeps reading while one is
+        being written (measured: 2 batches left it waiting for the ack; 4 gave +8-17 %)."""
         if self.receive_maximum is not None:
             return self.receive_maximum
-        return min(2 * self.batch_size, MAX_RECEIVE_MAXIMUM)
+        return min(4 * self.batch_size, MAX_RECEIVE_MAXIMUM)
 
     def mqtt_password(self) -> str | None:
         """The MQTT password from --password-file or IFPULSE_PASSWORD (never argv)."""

@@ -243,11 +243,12 @@ class InfluxStore:
         self._http.ping()
 
     def close(self) -> None:
-        """Close the influxdb-client sessions (stdlib connections are per request)."""
+        """Close the kept-alive write connections and the influxdb-client sessions."""
         with self._lock:
             conn, self._conn = self._conn, None
         for close in conn.closers if conn else ():
             close()
+        self._http.close()
 
 
 __all__ = ["InfluxStore", "version_tuple"]

@@ -6,6 +6,7 @@ import base64
 import http.client
 import json
 import ssl
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,10 @@ class Reply:
         return self.body[:limit].decode("utf-8", "replace").strip()
 
 
+def _reply(resp: http.client.HTTPResponse) -> Reply:
+    return Reply(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
+
+
 def auth_headers(cfg: InfluxConfig) -> dict[str, str]:
     """`Token` auth for a token, HTTP Basic for username/password, nothing otherwise."""
     if cfg.token:
@@ -39,11 +44,19 @@ def auth_headers(cfg: InfluxConfig) -> dict[str, str]:
 
 
 class InfluxHttp:
-    """One server's HTTP API; a fresh connection per request keeps it thread-safe."""
+    """One server's HTTP API: queries on a fresh connection each, writes on a kept-alive one.
+
+    Writes come in a steady stream from one thread (the ingestor's), and a TCP connect plus
+    close per batch cost ~5 % of an ingest; each thread keeps its own write connection, so
+    the class stays thread-safe.
+    """
 
     def __init__(self, cfg: InfluxConfig) -> None:
         self.cfg = cfg
         self._headers = auth_headers(cfg)
+        self._local = threading.local()
+        self._kept: set[http.client.HTTPConnection] = set()
+        self._kept_lock = threading.Lock()
 
     def _connect(self) -> http.client.HTTPConnection:
         if self.cfg.tls:
@@ -74,10 +87,58 @@ class InfluxHttp:
         try:
             conn.request(method, f"{path}?{urlencode(params)}", body=body, headers=headers)
             resp = conn.getresponse()
-            return Reply(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
+            return _reply(resp)
         except (OSError, http.client.HTTPException) as exc:
             raise self._unreachable(exc) from None
         finally:
+            conn.close()
+
+    def _kept_connection(self) -> tuple[http.client.HTTPConnection, bool]:
+        """This thread's kept-alive connection, and whether it served a request before."""
+        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn, True
+        conn = self._local.conn = self._connect()
+        with self._kept_lock:
+            self._kept.add(conn)
+        return conn, False
+
+    def _drop_kept(self) -> None:
+        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            with self._kept_lock:
+                self._kept.discard(conn)
+            conn.close()
+
+    def kept_alive_request(self, method: str, path: str, body: bytes, content_type: str) -> Reply:
+        """One request on this thread's kept-alive connection (for idempotent requests only).
+
+        A reused connection the server has closed meanwhile fails at once; the request is
+        then sent once more on a fresh connection. A timeout is not retried: the server got
+        the request and is slow, and retrying would only double the wait.
+        """
+        headers = {**self._headers, "Content-Type": content_type}
+        while True:
+            conn, reused = self._kept_connection()
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                resp = conn.getresponse()
+                reply = _reply(resp)
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop_kept()
+                if reused and not isinstance(exc, TimeoutError):
+                    continue
+                raise self._unreachable(exc) from None
+            if resp.will_close:
+                self._drop_kept()
+            return reply
+
+    def close(self) -> None:
+        """Close every thread's kept-alive connection (a later request opens a new one)."""
+        with self._kept_lock:
+            kept, self._kept = self._kept, set()
+        for conn in kept:
             conn.close()
 
     def ping(self) -> str:
@@ -135,7 +196,10 @@ class InfluxHttp:
         params = {"db": db, "precision": "ms"}
         if rp is not None:
             params["rp"] = rp
-        return self.request("POST", "/write", params, body, "text/plain; charset=utf-8")
+        # Rewriting the same points is harmless (same key, same values), so a write may be
+        # resent on a fresh connection when a kept-alive one turns out to be closed.
+        path = f"/write?{urlencode(params)}"
+        return self.kept_alive_request("POST", path, body, "text/plain; charset=utf-8")
 
 
 def check_query_reply(reply: Reply) -> None:

@@ -53,3 +53,15 @@ def test_rejects_nonsense_limits() -> None:
         Batcher(0, 1.0, Clock())
     with pytest.raises(ValueError):
         Batcher(1, 0.0, Clock())
+
+
+def test_extend_is_many_adds() -> None:
+    clock = Clock()
+    b: Batcher[int] = Batcher(3, 1.0, clock)
+    b.extend([])
+    assert b.time_left() is None
+    b.extend([1, 2])
+    clock.now += 0.5
+    b.extend([3])
+    assert b.due() and b.time_left() == pytest.approx(0.5)
+    assert b.take() == [1, 2, 3]

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
 
-from ingestor.cli import main
+from ingestor.cli import main, tune_gc
 from ingestor.service import consumer_config
 from ingestor.settings import Settings
 from schemas import TopicScheme
@@ -48,8 +49,10 @@ def test_password_from_file_or_env(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 def test_defaults_derived_from_the_batch_size() -> None:
-    s = Settings.model_validate({"store": "sqlite:///x", "batch_size": 40000 // 2})
+    s = Settings.model_validate({"store": "sqlite:///x", "batch_size": 40000 // 4})
     assert s.effective_receive_maximum == 40000
+    s = Settings.model_validate({"store": "sqlite:///x", "batch_size": 20000})
+    assert s.effective_receive_maximum == 65535  # the most MQTT 5 can say
     s = Settings.model_validate({"store": "sqlite:///x", "receive_maximum": 7})
     assert s.effective_receive_maximum == 7
     s = Settings.model_validate({"store": "sqlite:///x", "broker": "mqtts://b.lan"})
@@ -60,3 +63,13 @@ def test_defaults_derived_from_the_batch_size() -> None:
 
 def test_bad_broker_url_is_refused() -> None:
     assert main(["--store", "sqlite:///x.db", "--broker", "http://x"]) == 2
+
+
+def test_tune_gc_freezes_the_startup_heap_and_widens_the_young_generation() -> None:
+    before = gc.get_threshold()
+    try:
+        tune_gc()
+        assert gc.get_threshold()[0] == 20_000 and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

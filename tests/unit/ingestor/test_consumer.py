@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
-from ingestor.consumer import Consumer, ConsumerConfig, Received
+import pytest
+
+from ingestor.consumer import CachingScheme, Consumer, ConsumerConfig, Received
 from ingestor.service import subscription_filters
-from schemas import InterfaceSample, Reason, TopicScheme
+from schemas import DecodeError, InterfaceSample, Reason, TopicScheme
 from tests.factories import sample
 from tests.unit.ingestor.fake_mqtt import FakeClient
 
@@ -91,6 +94,22 @@ def test_acks_only_on_the_connection_that_delivered() -> None:
     assert client.acks == [got[1].mid]
 
 
+def test_ack_many_acks_only_what_the_current_connection_delivered() -> None:
+    scheme = TopicScheme("p")
+    consumer, client, got = _consumer(scheme)
+    consumer.start()
+    s = sample()
+    client.deliver(scheme.sample(s.host, s.iface), s)
+    client.dropped()
+    client.connected(session_present=True)
+    for _ in range(2):
+        client.deliver(scheme.sample(s.host, s.iface), s)
+    assert consumer.ack_many(got) == 2
+    assert client.acks == [got[1].mid, got[2].mid]
+    client.dropped()
+    assert consumer.ack_many(got) == 0, "acked while disconnected"
+
+
 def test_paused_consumer_leaves_messages_to_the_broker() -> None:
     scheme = TopicScheme("p")
     consumer, client, got = _consumer(scheme)
@@ -113,3 +132,27 @@ def test_a_failing_sink_never_escapes_into_paho() -> None:
     assert isinstance(client, FakeClient)
     client.deliver(scheme.sample("h1", "eth0"), sample())
     assert client.acks == []
+
+
+def test_a_batch_of_pubacks_is_queued_as_one_buffer_on_a_real_paho_client() -> None:
+    # Pins down the use of paho's private _packet_queue: if paho changes, this fails.
+    scheme = TopicScheme("p")
+    config = ConsumerConfig("127.0.0.1", 1883, "ing", (), 10, 60, 30, timedelta(minutes=5))
+    consumer = Consumer(config, scheme, lambda _item: None, clock=lambda: NOW)
+    client = consumer.client
+    flags, ok = SimpleNamespace(session_present=True), SimpleNamespace(is_failure=False)
+    consumer._on_connect(client, None, flags, ok, None)  # as paho's loop would
+    items = [Received("t", b"", mid, 1, 1) for mid in (1, 2, 300)]
+    assert consumer.ack_many(items) == 3
+    packets = [p["packet"] for p in client._out_packet]
+    assert packets == [b"\x40\x02\x00\x01\x40\x02\x00\x02\x40\x02\x01\x2c"]
+
+
+def test_caching_scheme_parses_as_the_plain_one_and_still_refuses() -> None:
+    plain, cached = TopicScheme("p"), CachingScheme("p")
+    for topic in ("p/v1/h1/iface/eth0", "p/v1/h%2F1/iface/e%2Bx", "p/v1/h1/status"):
+        assert cached.parse(topic) == plain.parse(topic)
+        assert cached.parse(topic) == plain.parse(topic)  # the remembered one
+    for _ in range(2):
+        with pytest.raises(DecodeError):
+            cached.parse("p/v1/nonsense")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 import urllib.request
 
 from ingestor.metrics import Metrics, MetricsServer
@@ -26,3 +27,5 @@ def test_metrics_endpoint_serves_counters_by_reason() -> None:
     assert 'ifpulse_ingest_rejected_total{reason="clock_skew"} 0.0' in text
     assert "ifpulse_ingest_store_write_seconds_count 1.0" in text
     assert "ifpulse_ingest_queue_depth 1.0" in text
+    stamp = [line for line in text.splitlines() if line.startswith("ifpulse_ingest_last_write_")]
+    assert len(stamp) == 1 and abs(float(stamp[0].split()[1]) - time.time()) < 60

@@ -8,14 +8,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from schemas import AlertState, HostStatus
+from schemas import COUNTER_NAMES, RATE_NAMES, AlertState, HostStatus, InterfaceSample
 from stores.influx_lp import (
     alert_line,
+    clamp_delta,
+    escape_measurement,
+    escape_tag,
+    float_field,
     from_ms,
     ident,
     literal,
     sample_line,
     status_line,
+    string_field,
     tag_iface,
     to_ms,
     untag_iface,
@@ -95,6 +100,70 @@ def test_alert_line() -> None:
         'alert,host=h,interface=a\\,b active=true,reason="errors > 5/s",errors_per_sec=6.5 '
         "1767225600001"
     )
+
+
+def _reference_sample_line(s: InterfaceSample) -> str:
+    """The plain, field-by-field form that the optimised sample_line must match byte for byte."""
+    fields = [f"seq={s.seq}i", f"boot_id={string_field(s.boot_id)}"]
+    fields += [f"{name}={wrap_counter(getattr(s, name))}i" for name in COUNTER_NAMES]
+    for name in COUNTER_NAMES:
+        delta = getattr(s.delta, name)
+        if delta is not None:
+            fields.append(f"delta_{name}={clamp_delta(delta)}i")
+    for name in RATE_NAMES:
+        rate = getattr(s, name)
+        if rate is not None:
+            fields.append(f"{name}={float_field(rate)}")
+    if s.interval_s is not None:
+        fields.append(f"interval_s={float_field(s.interval_s)}")
+    fields.append(f"is_up={'true' if s.is_up else 'false'}")
+    fields.append(f"oper_state={string_field(s.oper_state.value)}")
+    if s.speed_mbps is not None:
+        fields.append(f"speed_mbps={s.speed_mbps}i")
+    if s.mtu is not None:
+        fields.append(f"mtu={s.mtu}i")
+    if s.mac is not None:
+        fields.append(f"mac={string_field(s.mac)}")
+    tags = [("host", s.host), ("interface", tag_iface(s.iface)), ("kind", s.kind.value)]
+    tag_part = "".join(f",{escape_tag(k)}={escape_tag(v)}" for k, v in tags)
+    return f"{escape_measurement('interface')}{tag_part} {','.join(fields)} {to_ms(s.ts)}"
+
+
+_counter = st.integers(min_value=0, max_value=2**64 - 1)
+_maybe_counter = st.none() | _counter
+_maybe_rate = st.none() | st.floats(min_value=0, allow_nan=False, allow_infinity=False)
+
+
+@given(
+    iface=st.sampled_from(["eth0", "we,i=rd\\x", "e'\"=", "x=y,z", "\u00e9th"]),
+    counters=st.lists(_counter, min_size=10, max_size=10),
+    deltas=st.lists(_maybe_counter, min_size=10, max_size=10),
+    rates=st.lists(_maybe_rate, min_size=4, max_size=4),
+    interval=_maybe_rate.filter(lambda v: v is None or v > 0),
+    optional=st.fixed_dictionaries(
+        {"mtu": st.none() | st.just(1500), "speed_mbps": st.none() | st.just(0)}
+    ),
+    ms=st.integers(min_value=0, max_value=2**41),
+)
+def test_sample_line_matches_the_plain_form(
+    iface: str,
+    counters: list[int],
+    deltas: list[int | None],
+    rates: list[float | None],
+    interval: float | None,
+    optional: dict[str, int | None],
+    ms: int,
+) -> None:
+    s = sample(
+        iface=iface,
+        ts=from_ms(ms),
+        delta=dict(zip(COUNTER_NAMES, deltas, strict=True)),
+        interval_s=interval,
+        **dict(zip(COUNTER_NAMES, counters, strict=True)),
+        **dict(zip(RATE_NAMES, rates, strict=True)),
+        **optional,
+    )
+    assert sample_line(s) == _reference_sample_line(s)
 
 
 @given(st.integers(min_value=0, max_value=2**64 - 1))
