@@ -3,6 +3,8 @@
     python bench/api_latency.py                  # SQLite: 7 d x 20 hosts x 10 ifaces (12M rows)
     python bench/api_latency.py --days 1         # smaller, faster to build
     python bench/api_latency.py --store influx   # influxd: 1 d x 5 hosts x 10 ifaces
+    python bench/api_latency.py --variant 'before@/tmp/old-tree' --variant 'after'
+                                                 # several apis on the same data, in turns
 The SQLite file is built with bench/store_load.py's generator and kept in a cache directory
 (~/.cache/ifpulse-bench) keyed by its size, so later runs only top it up to the current time.
 `ifpulse api` runs as its own process. Endpoints: /api/v1/servers/{id}, the dashboard's

@@ -88,9 +88,18 @@ def json_chunks(samples: Iterable[InterfaceSample]) -> Iterator[bytes]:
 
 def _rfc3339_only(value: object) -> object:
     """Refuse epoch numbers pydantic would accept: the schema promises an RFC 3339 time."""
-    if isinstance(value, str | int | float) and str(value).lstrip("+-").replace(".", "").isdigit():
+    if isinstance(value, int | float) or (isinstance(value, str) and _is_number(value)):
         raise ValueError("expected an RFC 3339 time such as 2026-11-22T12:00:00Z")
     return value
+
+
+def _is_number(text: str) -> bool:
+    # float() also takes exponents ("-4.3e-217") and "inf", which a digit check missed.
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 QueryTime = Annotated[datetime, BeforeValidator(_rfc3339_only)]
