@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -44,8 +45,13 @@ RATE_NAMES: tuple[str, ...] = (
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def _check_iface(name: str) -> str:
-    """Linux's own rule (dev_valid_name): 1-15 bytes, no '/', ':' or whitespace."""
+    """Linux's own rule (dev_valid_name): 1-15 bytes, no '/', ':' or whitespace.
+
+    Cached: a fleet repeats a small set of names in every message, and a refused name raises
+    (exceptions are not cached), so only good names are remembered.
+    """
     try:
         size = len(name.encode("utf-8"))
     except UnicodeEncodeError as exc:
