@@ -8,11 +8,13 @@ Parent directories are created. Series with a step that is a multiple of 1 h rea
 rollups, a multiple of 1 min minute rollups, anything else raw samples; unaligned edges of the
 range come from the next finer table, so every step gives the same totals.
 
-Minute rollups are recomputed from raw rows inside write_batch (redelivery cannot count twice);
-hourly ones are marked stale and redone by maintain(), and queries read stale hours from the
-minute rollups meanwhile. Past a table's retention its rows are gone: edges of a range older
-than raw retention lose their sub-minute part, and samples arriving older than raw retention
-update latest and the registry but not history.
+Minute rollups are kept inside write_batch: a batch of new samples adds its aggregates to
+them; a batch holding any sample already stored (redelivery) overwrites those raw rows and
+recomputes its minutes from raw, so nothing counts twice. Hourly ones are marked stale and
+redone by maintain(), and queries read stale hours from the minute rollups meanwhile.
+Past a table's retention its rows are gone: edges of a range older than raw retention
+lose their sub-minute part, and samples arriving older than raw retention update latest and
+the registry but not history.
 """
 
 from __future__ import annotations

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 from stores.buckets import HOUR_MS, MINUTE_MS, floor_to
 from stores.sqlite_rows import RAW_AGG, ROLLUP_AGG
 
 DAY_MS = 24 * HOUR_MS
+_I63 = 2**63
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,11 +28,14 @@ class Retention:
             raise ValueError("retention must satisfy 0 < raw <= 1m <= 1h")
 
 
-def recompute_minutes(conn: sqlite3.Connection, touched: dict[int, set[int]]) -> None:
-    """Recompute the 1-minute rollups of the touched {minute: sids} from raw rows (idempotent).
+def recompute_minutes(conn: sqlite3.Connection, keys: Iterable[tuple[int, int]]) -> None:
+    """Recompute the 1-minute rollups of the (sid, minute)s from raw rows (idempotent).
 
     Consecutive minutes are done in one range query, so a time-ordered batch costs one scan.
     """
+    touched: dict[int, set[int]] = {}
+    for sid, minute in keys:
+        touched.setdefault(minute, set()).add(sid)
     for lo, hi, sids in _runs(touched):
         marks = ",".join("?" * len(sids))
         conn.execute(
@@ -39,6 +44,73 @@ def recompute_minutes(conn: sqlite3.Connection, touched: dict[int, set[int]]) ->
             f"GROUP BY sid, ts / {MINUTE_MS}",
             (lo, hi, *sorted(sids)),
         )
+
+
+# Adds a batch's per-(sid, minute) aggregates to m1: sums of NULL-able columns stay NULL only
+# when both sides are NULL (SQL's sum() of no values), maxima ignore a NULL side.
+ADD_M1 = """
+INSERT INTO m1 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (sid, t) DO UPDATE SET
+    n = n + excluded.n,
+    rx_bytes = coalesce(rx_bytes + excluded.rx_bytes, rx_bytes, excluded.rx_bytes),
+    tx_bytes = coalesce(tx_bytes + excluded.tx_bytes, tx_bytes, excluded.tx_bytes),
+    rx_packets = coalesce(rx_packets + excluded.rx_packets, rx_packets, excluded.rx_packets),
+    tx_packets = coalesce(tx_packets + excluded.tx_packets, tx_packets, excluded.tx_packets),
+    errors = errors + excluded.errors,
+    drops = drops + excluded.drops,
+    rx_rate_sum = coalesce(rx_rate_sum + excluded.rx_rate_sum, rx_rate_sum, excluded.rx_rate_sum),
+    rx_rate_n = rx_rate_n + excluded.rx_rate_n,
+    rx_rate_max = max(coalesce(rx_rate_max, excluded.rx_rate_max),
+                      coalesce(excluded.rx_rate_max, rx_rate_max)),
+    tx_rate_sum = coalesce(tx_rate_sum + excluded.tx_rate_sum, tx_rate_sum, excluded.tx_rate_sum),
+    tx_rate_n = tx_rate_n + excluded.tx_rate_n,
+    tx_rate_max = max(coalesce(tx_rate_max, excluded.tx_rate_max),
+                      coalesce(excluded.tx_rate_max, tx_rate_max))
+"""
+
+
+def add_minutes(
+    conn: sqlite3.Connection, groups: dict[tuple[int, int], list[tuple[Any, ...]]]
+) -> None:
+    """Add the {(sid, minute): raw rows} of new samples to m1 (only rows never stored before)."""
+    conn.executemany(
+        ADD_M1, [(sid, minute, *raw_agg(rows)) for (sid, minute), rows in groups.items()]
+    )
+
+
+def raw_agg(rows: Sequence[tuple[Any, ...]]) -> tuple[Any, ...]:
+    """RAW_AGG of raw rows (RAW_COLUMNS order, not yet encoded), computed in Python."""
+    cols = list(zip(*rows, strict=True))
+    rx_b, tx_b, rx_p, tx_p, rx_e, tx_e, rx_d, tx_d = map(_delta_sum, cols[2:10])
+    return (
+        len(rows),
+        rx_b,
+        tx_b,
+        rx_p,
+        tx_p,
+        (rx_e or 0) + (tx_e or 0),
+        (rx_d or 0) + (tx_d or 0),
+        *_rate_agg(cols[10]),
+        *_rate_agg(cols[11]),
+    )
+
+
+def _delta_sum(col: Sequence[int | None]) -> int | None:
+    # sum(max(d, 0)) over stored values: NULLs skipped, deltas >= 2**63 (stored negative) add 0.
+    values = cast(Sequence[int], col) if None not in col else [v for v in col if v is not None]
+    if not values:
+        return None
+    if max(values) < _I63:
+        return sum(values)
+    return sum(v for v in values if v < _I63)
+
+
+def _rate_agg(col: Sequence[float | None]) -> tuple[float | None, int, float | None]:
+    # sum, count and max of a REAL column: all NULL gives (NULL, 0, NULL).
+    values = cast(Sequence[float], col) if None not in col else [v for v in col if v is not None]
+    if not values:
+        return None, 0, None
+    return float(sum(values)), len(values), float(max(values))
 
 
 def _runs(touched: dict[int, set[int]]) -> Iterable[tuple[int, int, set[int]]]:
@@ -55,9 +127,9 @@ def _runs(touched: dict[int, set[int]]) -> Iterable[tuple[int, int, set[int]]]:
         yield lo, hi, sids
 
 
-def mark_hours(conn: sqlite3.Connection, touched: dict[int, set[int]]) -> None:
-    """Mark the hours holding the touched minutes stale, for rollup_hours() to redo."""
-    pairs = {(sid, floor_to(minute, HOUR_MS)) for minute, sids in touched.items() for sid in sids}
+def mark_hours(conn: sqlite3.Connection, keys: Iterable[tuple[int, int]]) -> None:
+    """Mark the hours holding the touched (sid, minute)s stale, for rollup_hours() to redo."""
+    pairs = {(sid, minute - minute % HOUR_MS) for sid, minute in keys}
     conn.executemany("INSERT OR IGNORE INTO dirty_h (sid, t) VALUES (?, ?)", sorted(pairs))
 
 

@@ -40,10 +40,11 @@ _get_byte_rates = attrgetter("rx_bytes_per_sec", "tx_bytes_per_sec")
 _get_packet_rates = attrgetter("rx_packets_per_sec", "tx_packets_per_sec")
 _get_counters = attrgetter(*COUNTER_NAMES)
 _get_meta = attrgetter("boot_id", "is_up", "oper_state", "speed_mbps", "mtu", "mac", "kind")
-INSERT_RAW = (
-    f"INSERT OR REPLACE INTO raw ({', '.join(RAW_COLUMNS)}) "  # noqa: S608
-    f"VALUES ({', '.join('?' * len(RAW_COLUMNS))})"
-)
+_VALUES = f"raw ({', '.join(RAW_COLUMNS)}) VALUES ({', '.join('?' * len(RAW_COLUMNS))})"
+INSERT_RAW = f"INSERT OR IGNORE INTO {_VALUES}"
+"""Insert new rows only: the caller counts changes to learn whether any row existed."""
+REPLACE_RAW = f"INSERT OR REPLACE INTO {_VALUES}"
+"""Insert or overwrite: a sample written again replaces the stored one (last write wins)."""
 
 # One aggregate row per (sid, bucket) from raw rows: the Acc layout of stores.buckets.
 # max(x, 0) drops two's-complement-stored deltas >= 2**63 (never real) instead of subtracting.

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import sqlite3
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from schemas import AlertState, HostStatus, InterfaceSample
 from stores.buckets import MINUTE_MS, to_ms
-from stores.sqlite_rollup import horizon, mark_hours, recompute_minutes
-from stores.sqlite_rows import INSERT_RAW, MetaKey, encode_row, meta_key, meta_text, to_row
+from stores.sqlite_rollup import add_minutes, horizon, mark_hours, recompute_minutes
+from stores.sqlite_rows import (
+    INSERT_RAW,
+    REPLACE_RAW,
+    MetaKey,
+    encode_row,
+    meta_key,
+    meta_text,
+    to_row,
+)
 
 _NONE = (-(2**63), None)
 
@@ -62,7 +70,7 @@ def write_samples(
     series, meta = ids.series, ids.meta
     rows = []
     newest: dict[int, tuple[int, InterfaceSample]] = {}
-    touched: dict[int, set[int]] = defaultdict(set)
+    groups: dict[tuple[int, int], list[tuple[Any, ...]]] = {}
     # A batch holds few distinct times (every interface of a host shares one), so cache them.
     times: dict[datetime, int] = {}
     for s in samples:
@@ -75,15 +83,14 @@ def write_samples(
         if ms < oldest:
             continue
         key = meta_key(s)
-        rows.append(to_row(s, ms, sid, meta.get(key) or ids.meta_id(conn, key)))
-        touched[ms - ms % MINUTE_MS].add(sid)
-    try:
-        conn.executemany(INSERT_RAW, rows)
-    except OverflowError:
-        # Counters of 2**63 and more do not fit SQLite's INTEGER; rare, so only then encode.
-        conn.executemany(INSERT_RAW, [encode_row(r) for r in rows])
-    recompute_minutes(conn, touched)
-    mark_hours(conn, touched)
+        row = to_row(s, ms, sid, meta.get(key) or ids.meta_id(conn, key))
+        rows.append(row)
+        group = groups.get((sid, ms - ms % MINUTE_MS))
+        if group is None:
+            groups[(sid, ms - ms % MINUTE_MS)] = [row]
+        else:
+            group.append(row)
+    store_raw(conn, rows, groups)
     conn.executemany(
         "INSERT INTO latest (sid, ts, body) VALUES (?, ?, ?) ON CONFLICT (sid) DO UPDATE "
         "SET ts = excluded.ts, body = excluded.body WHERE excluded.ts >= latest.ts",
@@ -98,6 +105,36 @@ def write_samples(
         sorted(seen.items()),
     )
     return len(samples) - len(rows)
+
+
+def store_raw(
+    conn: sqlite3.Connection,
+    rows: list[tuple[Any, ...]],
+    groups: dict[tuple[int, int], list[tuple[Any, ...]]],
+) -> None:
+    """Insert raw rows and bring their minute rollups up to date; hours are marked stale.
+
+    When every row is new (live or bulk ingestion) the batch's aggregates are added to m1.
+    Any row already stored (redelivery, overlap, a duplicate inside the batch) makes the
+    batch overwrite raw (last write wins) and recompute its minutes from raw: never twice.
+    """
+    before = conn.total_changes
+    try:
+        conn.executemany(INSERT_RAW, rows)
+    except OverflowError:
+        # Counters of 2**63 and more do not fit SQLite's INTEGER; rare, so only then encode.
+        # Rows inserted before the error count as changes and are ignored on the retry.
+        rows = [encode_row(r) for r in rows]
+        conn.executemany(INSERT_RAW, rows)
+    if conn.total_changes - before == len(rows):
+        add_minutes(conn, groups)
+    else:
+        try:
+            conn.executemany(REPLACE_RAW, rows)
+        except OverflowError:
+            conn.executemany(REPLACE_RAW, [encode_row(r) for r in rows])
+        recompute_minutes(conn, groups)
+    mark_hours(conn, groups)
 
 
 def write_statuses(conn: sqlite3.Connection, statuses: Sequence[HostStatus]) -> None:
