@@ -12,6 +12,7 @@ from stores.base import Bucket
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MS = timedelta(milliseconds=1)
 MINUTE_MS = 60_000
+QUARTER_MS = 900_000
 HOUR_MS = 3_600_000
 RAW = 0
 """Granularity of the raw table: every sample on its own."""
@@ -52,7 +53,7 @@ def plan_segments(start: int, end: int, step: int) -> list[tuple[int, int, int]]
     A rollup of grain g can serve a step only if g divides the step, and only over whole
     g-aligned ranges; the unaligned edges come from the next finer table, down to raw.
     """
-    grains = [g for g in (HOUR_MS, MINUTE_MS) if step % g == 0] + [RAW]
+    grains = [g for g in (HOUR_MS, QUARTER_MS, MINUTE_MS) if step % g == 0] + [RAW]
     return _split(start, end, grains)
 
 

@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from stores.buckets import HOUR_MS, MINUTE_MS, RAW, Acc, plan_segments
+from stores.buckets import HOUR_MS, MINUTE_MS, QUARTER_MS, RAW, Acc, floor_to, plan_segments
 from stores.sqlite_rows import RAW_AGG, ROLLUP_AGG
 
 Accs = dict[int, dict[int, Acc]]
@@ -16,7 +16,7 @@ Accs = dict[int, dict[int, Acc]]
 def series_accs(
     conn: sqlite3.Connection, sids: Sequence[int], start: int, end: int, step: int
 ) -> Accs:
-    """Aggregates per series and step bucket over [start, end), from raw, m1 and h1."""
+    """Aggregates per series and step bucket over [start, end), from raw, m1, m15 and h1."""
     out: Accs = {sid: {} for sid in sids}
     if not sids:
         return out
@@ -44,15 +44,25 @@ def _segment(
         return conn.execute(sql, (lo, hi, *sids)).fetchall()
     if grain == MINUTE_MS:
         return _rollup(conn, "m1", marks, sids, lo, hi, step, "")
-    # Hours whose h1 row is stale (not yet rolled up by maintain) come from m1 instead.
-    fresh = "AND NOT EXISTS (SELECT 1 FROM dirty_h d WHERE d.sid = r.sid AND d.t = r.t)"
-    rows = _rollup(conn, "h1", marks, sids, lo, hi, step, fresh)
+    # m15 and h1 rows of a stale hour (not yet rolled up by maintain) come from m1 instead.
+    table = TABLES[grain]
+    fresh = (  # the hour (HOUR_MS) holding the row is not stale
+        "AND NOT EXISTS (SELECT 1 FROM dirty_h d "
+        "WHERE d.sid = r.sid AND d.t = r.t / 3600000 * 3600000)"
+    )
+    rows = _rollup(conn, table, marks, sids, lo, hi, step, fresh)
     stale = (
         f"SELECT r.sid, r.t / {step:d} * {step:d}, {ROLLUP_AGG} FROM dirty_h d "  # noqa: S608
         f"JOIN m1 r ON r.sid = d.sid AND r.t >= d.t AND r.t < d.t + {HOUR_MS:d} "
-        f"WHERE d.sid IN ({marks}) AND d.t >= ? AND d.t < ? GROUP BY r.sid, r.t / {step:d}"
+        f"WHERE d.sid IN ({marks}) AND d.t >= ? AND d.t < ? AND r.t >= ? AND r.t < ? "
+        f"GROUP BY r.sid, r.t / {step:d}"
     )
-    return rows + conn.execute(stale, (*sids, lo, hi)).fetchall()
+    return rows + conn.execute(stale, (*sids, floor_to(lo, HOUR_MS), hi, lo, hi)).fetchall()
+
+
+TABLES = {MINUTE_MS: "m1", QUARTER_MS: "m15", HOUR_MS: "h1"}
+"""The rollup table of each grain."""
+GRAINS = {table: grain for grain, table in TABLES.items()}
 
 
 def _rollup(
@@ -65,8 +75,7 @@ def _rollup(
     step: int,
     extra: str,
 ) -> list[Sequence[Any]]:
-    grain = MINUTE_MS if table == "m1" else HOUR_MS
-    if step // grain >= PER_BUCKET_ROWS:
+    if step // GRAINS[table] >= PER_BUCKET_ROWS:
         return _rollup_per_bucket(conn, table, marks, sids, lo, hi, step, extra)
     sql = (
         f"SELECT r.sid, r.t / {step:d} * {step:d}, {ROLLUP_AGG} FROM {table} r "  # noqa: S608

@@ -10,6 +10,7 @@ from stores.base import Bucket
 from stores.buckets import (
     HOUR_MS,
     MINUTE_MS,
+    QUARTER_MS,
     RAW,
     Acc,
     finish,
@@ -45,9 +46,11 @@ def test_plan_uses_hours_inside_and_finer_tables_at_the_edges() -> None:
     plan = plan_segments(start, end, HOUR_MS)
     assert plan == [
         (RAW, start, T0 + MINUTE_MS),
-        (MINUTE_MS, T0 + MINUTE_MS, T0 + HOUR_MS),
+        (MINUTE_MS, T0 + MINUTE_MS, T0 + QUARTER_MS),
+        (QUARTER_MS, T0 + QUARTER_MS, T0 + HOUR_MS),
         (HOUR_MS, T0 + HOUR_MS, T0 + 2 * HOUR_MS),
-        (MINUTE_MS, T0 + 2 * HOUR_MS, T0 + 3 * HOUR_MS - MINUTE_MS),
+        (QUARTER_MS, T0 + 2 * HOUR_MS, T0 + 3 * HOUR_MS - QUARTER_MS),
+        (MINUTE_MS, T0 + 3 * HOUR_MS - QUARTER_MS, T0 + 3 * HOUR_MS - MINUTE_MS),
         (RAW, T0 + 3 * HOUR_MS - MINUTE_MS, end),
     ]
     assert plan[0][1] == start and plan[-1][2] == end
@@ -58,6 +61,10 @@ def test_plan_for_steps_that_rollups_cannot_serve() -> None:
     assert plan_segments(T0, T0 + HOUR_MS, 10_000) == [(RAW, T0, T0 + HOUR_MS)]
     assert plan_segments(T0, T0 + 2 * HOUR_MS, 120_000) == [(MINUTE_MS, T0, T0 + 2 * HOUR_MS)]
     assert plan_segments(T0, T0, MINUTE_MS) == []
+    # 15 min serves steps it divides, never 10 or 20 min.
+    assert plan_segments(T0, T0 + HOUR_MS, 1_800_000) == [(QUARTER_MS, T0, T0 + HOUR_MS)]
+    assert plan_segments(T0, T0 + HOUR_MS, 600_000) == [(MINUTE_MS, T0, T0 + HOUR_MS)]
+    assert plan_segments(T0, T0 + HOUR_MS, 1_200_000) == [(MINUTE_MS, T0, T0 + HOUR_MS)]
 
 
 def test_acc_means_rates_and_skips_nulls() -> None:
