@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -139,9 +140,63 @@ def _add(a: float | None, b: float | None) -> float | None:
     return b if a is None else a + b
 
 
-def finish(accs: dict[int, Acc]) -> list[Bucket]:
+AggRow = Sequence[int | float | None]
+"""One aggregate row (AGG_WIDTH values) as a query returns it."""
+
+
+def fold(accs: dict[int, Acc | AggRow], bucket: int, row: AggRow) -> None:
+    """Fold one aggregate row into the bucket's accumulator.
+
+    A bucket's first row is kept as it is and turned into an Acc only when a second arrives:
+    with 15-minute rollups most buckets of a day have one row per series, and Acc.add per
+    row was a third of the cost of a sparkline.
+    """
+    prev = accs.get(bucket)
+    if prev is None:
+        accs[bucket] = row
+        return
+    if not isinstance(prev, Acc):
+        acc = accs[bucket] = Acc()
+        acc.add(prev)
+        prev = acc
+    prev.add(row)
+
+
+def row_bucket(start: datetime, row: AggRow) -> Bucket:
+    """The bucket of a single aggregate row: what Acc().add(row) then .bucket(start) gives."""
+    _n, rxb, txb, rxp, txp, err, drp, rxs, rxn, rxm, txs, txn, txm = row
+    return Bucket(
+        start,
+        int(rxb or 0),
+        int(txb or 0),
+        float(rxs or 0.0) / int(rxn) if rxn else None,
+        float(txs or 0.0) / int(txn) if txn else None,
+        None if rxm is None else float(rxm),
+        None if txm is None else float(txm),
+        int(rxp or 0),
+        int(txp or 0),
+        int(err or 0),
+        int(drp or 0),
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _start(value: int) -> datetime:
+    # Cached: every series of a host has the same bucket starts.
+    return from_ms(value)
+
+
+def finish(accs: dict[int, Acc | AggRow]) -> list[Bucket]:
     """Buckets in time order from accumulators keyed by bucket start (ms); empty ones dropped."""
-    return [accs[k].bucket(from_ms(k)) for k in sorted(accs) if accs[k].n > 0]
+    out = []
+    for k in sorted(accs):
+        acc = accs[k]
+        if isinstance(acc, Acc):
+            if acc.n > 0:
+                out.append(acc.bucket(_start(k)))
+        elif acc[0]:
+            out.append(row_bucket(_start(k), acc))
+    return out
 
 
 def host_total(per_iface: Iterable[list[Bucket]]) -> list[Bucket]:

@@ -14,9 +14,11 @@ from stores.buckets import (
     RAW,
     Acc,
     finish,
+    fold,
     from_ms,
     host_total,
     plan_segments,
+    row_bucket,
     step_ms,
     to_ms,
 )
@@ -96,3 +98,23 @@ def test_host_total_sums_interfaces() -> None:
         (5, None, None),
     ]
     assert total[0].rx_packets == 2
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        (2, 100, 10, 1, 1, 0, 0, 30.0, 2, 20.0, None, 0, None),
+        (1, None, None, None, None, 3, 4, 60.0, 1, 60, 7, 1, 7),
+        (3, 2**62, 0, 5, 5, None, None, None, 0, None, 0.5, 3, 0.25),
+    ],
+)
+def test_a_lone_row_gives_what_an_acc_gives(row: tuple[int | float | None, ...]) -> None:
+    acc = Acc()
+    acc.add(row)
+    assert row_bucket(from_ms(T0), row) == acc.bucket(from_ms(T0))
+    two: dict[int, Acc | tuple[int | float | None, ...]] = {}
+    fold(two, T0, row)
+    assert finish(two) == [acc.bucket(from_ms(T0))]
+    fold(two, T0, row)  # a second row turns it into an Acc
+    acc.add(row)
+    assert finish(two) == [acc.bucket(from_ms(T0))]
