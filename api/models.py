@@ -13,7 +13,7 @@ from schemas import InterfaceKind, OperState
 
 
 @functools.lru_cache(maxsize=4096)
-def _utc_text(value: datetime) -> str:
+def utc_text(value: datetime) -> str:
     """RFC 3339 UTC with milliseconds, the protocol's own time format."""
     # Cached: a host's sparkline repeats each bucket start once per interface.
     if value.tzinfo is None:
@@ -25,7 +25,7 @@ def _utc_text(value: datetime) -> str:
 PeriodName = Literal["15m", "1h", "6h", "24h", "7d", "30d"]
 """The periods a sparkline or summary may cover (the keys of stores.steps.PERIODS)."""
 
-UtcTime = Annotated[datetime, PlainSerializer(_utc_text, return_type=str, when_used="json")]
+UtcTime = Annotated[datetime, PlainSerializer(utc_text, return_type=str, when_used="json")]
 
 
 class _Public(BaseModel):

@@ -5,16 +5,17 @@ URL forms (see stores/sqlite_url.py):
     sqlite:data/ifpulse.db                    relative to the working directory
     ...?retention_raw=7d&retention_1m=90d&retention_1h=730d&synchronous=full&busy_timeout=5s
 Parent directories are created. Series with a step that is a multiple of 1 h read hourly
-rollups, a multiple of 1 min minute rollups, anything else raw samples; unaligned edges of the
-range come from the next finer table, so every step gives the same totals.
+rollups, of 15 min quarter-hour rollups, of 1 min minute rollups, anything else raw samples;
+unaligned edges of the range come from the next finer table, so every step gives the same
+totals.
 
 Minute rollups are kept inside write_batch: a batch of new samples adds its aggregates to
 them; a batch holding any sample already stored (redelivery) overwrites those raw rows and
-recomputes its minutes from raw, so nothing counts twice. Hourly ones are marked stale and
-redone by maintain(), and queries read stale hours from the minute rollups meanwhile.
-Past a table's retention its rows are gone: edges of a range older than raw retention
-lose their sub-minute part, and samples arriving older than raw retention update latest and
-the registry but not history.
+recomputes its minutes from raw, so nothing counts twice. Hourly and 15-minute ones are marked
+stale per hour and redone by maintain(), and queries read stale hours from the minute rollups
+meanwhile. 15-minute rollups are kept as long as minute ones. Past a table's retention its
+rows are gone: edges of a range older than raw retention lose their sub-minute part, and
+samples arriving older than raw retention update latest and the registry but not history.
 """
 
 from __future__ import annotations
@@ -210,6 +211,7 @@ class SqliteStore:
         jobs: list[Callable[[sqlite3.Connection], bool]] = [
             lambda conn: purge_raw(conn, now_ms - keep.raw_ms, 600_000),
             lambda conn: purge_rollup(conn, "m1", now_ms - keep.m1_ms, DAY_MS),
+            lambda conn: purge_rollup(conn, "m15", now_ms - keep.m1_ms, DAY_MS),
             lambda conn: purge_rollup(conn, "h1", now_ms - keep.h1_ms, 30 * DAY_MS),
         ]
         for job in jobs:
@@ -217,7 +219,7 @@ class SqliteStore:
                 pass
 
     def backlog(self) -> int:
-        """How many hourly rollup rows are stale (maintain() works them off)."""
+        """How many hours have stale rollups (h1 and m15; maintain() works them off)."""
         return int(self._read(lambda c: c.execute("SELECT count(*) FROM dirty_h").fetchone()[0]))
 
     def ping(self) -> None:

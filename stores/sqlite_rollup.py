@@ -1,4 +1,4 @@
-"""Rollups (1 min from raw, 1 h from 1 min) and retention of the SQLite store, in small slices."""
+"""Rollups (1 min from raw; 15 min and 1 h from 1 min) and retention of the SQLite store."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from stores.buckets import HOUR_MS, MINUTE_MS, floor_to
+from stores.buckets import HOUR_MS, MINUTE_MS, QUARTER_MS, floor_to
 from stores.sqlite_rows import RAW_AGG, ROLLUP_AGG
 
 DAY_MS = 24 * HOUR_MS
@@ -134,12 +134,19 @@ def mark_hours(conn: sqlite3.Connection, keys: Iterable[tuple[int, int]]) -> Non
 
 
 def rollup_hours(conn: sqlite3.Connection, limit: int) -> int:
-    """Recompute up to `limit` stale hourly rows from the minute rollups; return how many."""
+    """Recompute up to `limit` stale hours (h1 row and m15 rows) from m1; return how many."""
     stale = conn.execute("SELECT sid, t FROM dirty_h ORDER BY t LIMIT ?", (limit,)).fetchall()
     conn.executemany(
         f"INSERT OR REPLACE INTO h1 SELECT sid, ?, {ROLLUP_AGG} FROM m1 "  # noqa: S608
         "WHERE sid = ? AND t >= ? AND t < ? GROUP BY sid",
         [(t, sid, t, t + HOUR_MS) for sid, t in stale],
+    )
+    # A quarter only ever gains minutes (m1 rows are replaced, never deleted, while live),
+    # so replacing the quarters that have minutes leaves no stale row behind.
+    conn.executemany(
+        f"INSERT OR REPLACE INTO m15 SELECT sid, t / {QUARTER_MS:d} * {QUARTER_MS:d}, "  # noqa: S608
+        f"{ROLLUP_AGG} FROM m1 WHERE sid = ? AND t >= ? AND t < ? GROUP BY t / {QUARTER_MS:d}",
+        [(sid, t, t + HOUR_MS) for sid, t in stale],
     )
     conn.executemany("DELETE FROM dirty_h WHERE sid = ? AND t = ?", stale)
     return len(stale)
@@ -173,8 +180,8 @@ def purge_raw(conn: sqlite3.Connection, cutoff: int, chunk_ms: int) -> bool:
 
 
 def purge_rollup(conn: sqlite3.Connection, table: str, cutoff: int, chunk_ms: int) -> bool:
-    """Delete rows of m1 or h1 older than cutoff, per series, chunk_ms at a time; True when done."""
-    if table not in ("m1", "h1"):
+    """Delete m1, m15 or h1 rows older than cutoff, per series, chunk_ms at a time; True if done."""
+    if table not in ("m1", "m15", "h1"):
         raise ValueError(table)
     # Keyed (sid, t): the oldest row is one seek per series, never a full-table scan.
     oldest: int | None = conn.execute(

@@ -10,12 +10,15 @@ from stores.base import Bucket
 from stores.buckets import (
     HOUR_MS,
     MINUTE_MS,
+    QUARTER_MS,
     RAW,
     Acc,
     finish,
+    fold,
     from_ms,
     host_total,
     plan_segments,
+    row_bucket,
     step_ms,
     to_ms,
 )
@@ -45,9 +48,11 @@ def test_plan_uses_hours_inside_and_finer_tables_at_the_edges() -> None:
     plan = plan_segments(start, end, HOUR_MS)
     assert plan == [
         (RAW, start, T0 + MINUTE_MS),
-        (MINUTE_MS, T0 + MINUTE_MS, T0 + HOUR_MS),
+        (MINUTE_MS, T0 + MINUTE_MS, T0 + QUARTER_MS),
+        (QUARTER_MS, T0 + QUARTER_MS, T0 + HOUR_MS),
         (HOUR_MS, T0 + HOUR_MS, T0 + 2 * HOUR_MS),
-        (MINUTE_MS, T0 + 2 * HOUR_MS, T0 + 3 * HOUR_MS - MINUTE_MS),
+        (QUARTER_MS, T0 + 2 * HOUR_MS, T0 + 3 * HOUR_MS - QUARTER_MS),
+        (MINUTE_MS, T0 + 3 * HOUR_MS - QUARTER_MS, T0 + 3 * HOUR_MS - MINUTE_MS),
         (RAW, T0 + 3 * HOUR_MS - MINUTE_MS, end),
     ]
     assert plan[0][1] == start and plan[-1][2] == end
@@ -58,6 +63,10 @@ def test_plan_for_steps_that_rollups_cannot_serve() -> None:
     assert plan_segments(T0, T0 + HOUR_MS, 10_000) == [(RAW, T0, T0 + HOUR_MS)]
     assert plan_segments(T0, T0 + 2 * HOUR_MS, 120_000) == [(MINUTE_MS, T0, T0 + 2 * HOUR_MS)]
     assert plan_segments(T0, T0, MINUTE_MS) == []
+    # 15 min serves steps it divides, never 10 or 20 min.
+    assert plan_segments(T0, T0 + HOUR_MS, 1_800_000) == [(QUARTER_MS, T0, T0 + HOUR_MS)]
+    assert plan_segments(T0, T0 + HOUR_MS, 600_000) == [(MINUTE_MS, T0, T0 + HOUR_MS)]
+    assert plan_segments(T0, T0 + HOUR_MS, 1_200_000) == [(MINUTE_MS, T0, T0 + HOUR_MS)]
 
 
 def test_acc_means_rates_and_skips_nulls() -> None:
@@ -89,3 +98,23 @@ def test_host_total_sums_interfaces() -> None:
         (5, None, None),
     ]
     assert total[0].rx_packets == 2
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        (2, 100, 10, 1, 1, 0, 0, 30.0, 2, 20.0, None, 0, None),
+        (1, None, None, None, None, 3, 4, 60.0, 1, 60, 7, 1, 7),
+        (3, 2**62, 0, 5, 5, None, None, None, 0, None, 0.5, 3, 0.25),
+    ],
+)
+def test_a_lone_row_gives_what_an_acc_gives(row: tuple[int | float | None, ...]) -> None:
+    acc = Acc()
+    acc.add(row)
+    assert row_bucket(from_ms(T0), row) == acc.bucket(from_ms(T0))
+    two: dict[int, Acc | tuple[int | float | None, ...]] = {}
+    fold(two, T0, row)
+    assert finish(two) == [acc.bucket(from_ms(T0))]
+    fold(two, T0, row)  # a second row turns it into an Acc
+    acc.add(row)
+    assert finish(two) == [acc.bucket(from_ms(T0))]
