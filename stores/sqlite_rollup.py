@@ -183,11 +183,16 @@ def purge_rollup(conn: sqlite3.Connection, table: str, cutoff: int, chunk_ms: in
     """Delete m1, m15 or h1 rows older than cutoff, per series, chunk_ms at a time; True if done."""
     if table not in ("m1", "m15", "h1"):
         raise ValueError(table)
+    if table != "h1":
+        # Whole hours only: a stale hour is rebuilt from its minutes, so half of them must
+        # never be gone while the hour waits (its h1 row would lose the other half).
+        cutoff = floor_to(cutoff, HOUR_MS)
+        chunk_ms = max(chunk_ms - chunk_ms % HOUR_MS, HOUR_MS)
     # Keyed (sid, t): the oldest row is one seek per series, never a full-table scan.
     oldest: int | None = conn.execute(
         f"SELECT min((SELECT min(t) FROM {table} WHERE sid = series.id)) FROM series"  # noqa: S608
     ).fetchone()[0]
-    upto = cutoff if oldest is None else min(cutoff, oldest + chunk_ms)
+    upto = cutoff if oldest is None else min(cutoff, floor_to(oldest, HOUR_MS) + chunk_ms)
     _set_horizon(conn, table, upto)
     if oldest is None or oldest >= cutoff:
         return True

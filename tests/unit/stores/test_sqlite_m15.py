@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stores import sqlite_query, sqlite_schema
+from stores import sqlite_query, sqlite_rollup, sqlite_schema
 from stores.base import SeriesResult
 from stores.buckets import HOUR_MS, MINUTE_MS, RAW, _split
 from stores.sqlite import SqliteStore
@@ -131,6 +131,30 @@ def test_m15_is_purged_with_the_minutes(tmp_path: Path) -> None:
             oldest = conn.execute("SELECT min(t) FROM m15").fetchone()[0]
             m1_oldest = conn.execute("SELECT min(t) FROM m1").fetchone()[0]
         cutoff = (END - timedelta(hours=10)).timestamp() * 1000
-        assert oldest >= cutoff - 15 * 60_000 and m1_oldest >= cutoff - 60_000
+        # Purged in whole hours (a stale hour must keep all its minutes): up to 1 h more.
+        assert oldest >= cutoff - HOUR_MS and m1_oldest >= cutoff - HOUR_MS
     finally:
         store.close()
+
+
+def test_minutes_are_purged_in_whole_hours_so_a_stale_hour_stays_whole(tmp_path: Path) -> None:
+    db = tmp_path / "p.db"
+    SqliteStore.from_url(f"sqlite:///{db}").close()
+    hour = 400 * HOUR_MS
+    with sqlite3.connect(db, isolation_level=None) as conn:
+        conn.execute("INSERT INTO series (id, host, iface) VALUES (1, 'h', 'eth0')")
+        conn.executemany(
+            "INSERT INTO m1 (sid, t, n, rx_bytes) VALUES (1, ?, 1, 10)",
+            [(hour - HOUR_MS + m * MINUTE_MS,) for m in range(120)],
+        )
+        conn.execute("INSERT INTO dirty_h (sid, t) VALUES (1, ?)", (hour,))
+        # A cutoff in the middle of the stale hour, chunks smaller than an hour.
+        while not sqlite_rollup.purge_rollup(conn, "m1", hour + 30 * MINUTE_MS, 10 * MINUTE_MS):
+            pass
+        left = conn.execute("SELECT count(*), min(t) FROM m1").fetchone()
+        assert left == (60, hour)
+        sqlite_rollup.rollup_hours(conn, 10)
+        assert conn.execute("SELECT n, rx_bytes FROM h1 WHERE t = ?", (hour,)).fetchone() == (
+            60,
+            600,
+        )
