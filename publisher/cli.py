@@ -183,6 +183,7 @@ def build_publisher(settings: PublisherSettings) -> Publisher:
         options=loop,
     )
     link.on_activity = publisher.wake.set
+    link.on_ack = publisher.on_ack
     attach_addons(publisher, link, settings, scheme)
     return publisher
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 import threading
 import time
@@ -92,7 +93,9 @@ class HomeAssistantDiscovery:
         self._pending_removal: set[str] = set()
         self._learned = False  # the previous run's retained config was read
         self._last: tuple[str, bytes] | None = None  # (topic, payload) last published
-        self._last_shape: bytes | None = None  # the config without removal stubs
+        # A digest of the config without removal stubs: the config itself grows to hundreds of
+        # KiB with many interfaces, and only equality matters here.
+        self._last_shape: bytes | None = None
         self._republish_pending = False
         # Per-cycle shortcuts: an unchanged interface list keeps its keys, and an unchanged
         # set of (known, carried) interfaces its config, so neither is rebuilt each cycle.
@@ -217,12 +220,16 @@ class HomeAssistantDiscovery:
         if inputs == self._built_from and not self._pending_removal:
             return  # the config is a function of these: unchanged
         self._built_from = (dict(self._known), inputs[1])
-        _, shape = self._build(set())
+        topic, config = self._build(set())
+        shape = hashlib.sha256(config).digest()
         if shape == self._last_shape and not self._pending_removal:
             return
         # Removal stubs go out once, with the remaining config; they stay in the
         # retained copy until the next change, so an HA starting meanwhile sees them.
-        self._last = self._build(self._pending_removal)
+        if self._pending_removal:
+            self._last = self._build(self._pending_removal)
+        else:
+            self._last = (topic, config)  # the same build: no second one
         self._last_shape = shape
         self._pending_removal.clear()
         self._publish(self._last[0], self._last[1], True)

@@ -134,6 +134,8 @@ class MqttLink:
         self.options = options
         self.on_connected = on_connected
         self.on_activity = on_activity
+        # Called for each PUBACK (after its id is queued for take_acks); by default on_activity.
+        self.on_ack: Callable[[], None] = lambda: self.on_activity()
         # Topics subscribed (QoS 1) on every connection, routed to on_message (HA birth ...).
         self.subscriptions: list[str] = []
         self.on_message: Callable[[str, bytes], None] = lambda topic, payload: None
@@ -324,4 +326,4 @@ class MqttLink:
             # The broker has answered for good; retrying would block every sample behind it.
             log.error("broker refused message %d: %s", mid, reason)
         self._acks.put(mid)
-        self.on_activity()
+        self.on_ack()

@@ -179,6 +179,8 @@ class Publisher:
         self._retry_at = 0.0
         self._rate_warned = False
         self._topics: dict[str, str] = {}
+        # Whether an ack should wake the loop (see on_ack); read by the transport's thread.
+        self._ack_wakeups = True
         # Called with each cycle's samples once they are spooled (HA discovery, alerts ...).
         self.sample_listeners: list[Callable[[list[InterfaceSample]], None]] = []
 
@@ -210,6 +212,7 @@ class Publisher:
     # -- one collection cycle ---------------------------------------------------------------
     def cycle(self) -> int:
         """Read every interface and commit one sample each to the spool; returns how many."""
+        self._take_acks(flush=False)  # acks that did not wake us leave with this commit
         readings = self.collector.collect()
         self.boot_id = self.collector.boot_id()
         samples = self.sampler.sample(readings, self.boot_id)
@@ -253,15 +256,37 @@ class Publisher:
         self._drain()
         self._maybe_status()
 
-    def _take_acks(self) -> None:
-        for mid in self.transport.take_acks():
+    def on_ack(self) -> None:
+        """The transport received an ack (its thread): wake the loop if it waits for one."""
+        # Waking for every ack costs a thread switch each; the loop only needs one when the
+        # in-flight window is full or it waits for delivery (--once, shutdown). Other acks
+        # are taken with the next cycle and leave the spool in its transaction.
+        if self._ack_wakeups:
+            self.wake.set()
+
+    def _take_acks(self, flush: bool = True) -> int:
+        acks = self.transport.take_acks()
+        for mid in acks:
             spool_id = self._inflight.pop(mid, None)
             if spool_id is not None:
                 if not self._acked:
                     self._flush_by = self.clock() + max(ACK_FLUSH_S, self.options.interval)
                 self._acked.append(spool_id)
-        if self._acked and (len(self._acked) >= ACK_BATCH or self.clock() >= self._flush_by):
+        if (
+            flush
+            and self._acked
+            and (len(self._acked) >= ACK_BATCH or self.clock() >= self._flush_by)
+        ):
             self._flush_acks()
+        return len(acks)
+
+    def _waits_for_acks(self, once: bool) -> bool:
+        """Set whether acks wake the loop now; True if acks came before that (take them)."""
+        window_full = len(self._inflight) >= self.options.max_inflight
+        wanted = once or self.stopping or (window_full and self._cursor < self.spool.last_id)
+        self._ack_wakeups = wanted
+        # An ack queued before the flag went up woke nobody: look once more.
+        return wanted and self._take_acks() > 0
 
     def _flush_acks(self) -> None:
         try:
@@ -360,6 +385,8 @@ class Publisher:
             self._safe_pump()
             if deadline is not None and (self.delivered or self.clock() >= deadline):
                 break
+            if self._waits_for_acks(once):
+                continue
             self.wake.wait(self._wait_time(next_cycle if deadline is None else deadline))
             self.wake.clear()
         return self.shutdown(once)
@@ -379,6 +406,7 @@ class Publisher:
 
     def shutdown(self, once: bool = False) -> int:
         """Flush within the grace period, publish `offline`, disconnect; the exit code."""
+        self._ack_wakeups = True
         deadline = self.clock() + (0 if once else self.options.grace)
         while not self.delivered and self.clock() < deadline and self.transport.connected:
             self._safe_pump()

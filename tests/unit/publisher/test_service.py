@@ -279,3 +279,35 @@ def test_backlog_is_held_after_the_broker_lost_its_sessions(tmp_path: Path) -> N
     publisher.cycle()
     publisher.pump()  # one hold per reset, not forever
     assert len(transport.samples()) == 6
+
+
+def test_an_ack_wakes_the_loop_only_when_it_waits_for_one(tmp_path: Path) -> None:
+    transport = FakeTransport()
+    publisher, _ = make(tmp_path, transport, max_inflight=2, replay_rate=1e9)
+    transport.on_activity = publisher.on_ack
+    publisher.cycle()
+    publisher.pump()  # 2 of 3 in flight: the window is full
+    assert not publisher._waits_for_acks(once=False)
+    transport.ack_all()
+    assert publisher.wake.is_set()  # room in the window: the loop must go on
+    publisher.wake.clear()
+    publisher.pump()  # the third goes
+    assert not publisher._waits_for_acks(once=False)  # nothing waits for an ack now
+    transport.ack_all()
+    assert not publisher.wake.is_set()  # this one can wait for the next cycle ...
+    assert publisher.cycle() == 3
+    assert publisher.spool.depth == 3  # ... whose transaction deleted the 3 acknowledged
+
+
+def test_an_ack_before_the_loop_waits_for_it_is_not_missed(tmp_path: Path) -> None:
+    transport = FakeTransport()
+    publisher, _ = make(tmp_path, transport, max_inflight=2, replay_rate=1e9)
+    transport.on_activity = publisher.on_ack
+    publisher.cycle()
+    publisher.pump()  # the window is full
+    publisher._ack_wakeups = False  # as a previous wait left it
+    transport.ack_all()  # so this woke nobody
+    assert not publisher.wake.is_set()
+    assert publisher._waits_for_acks(once=False)  # the loop takes them instead of sleeping
+    publisher.pump()
+    assert len(transport.samples()) == 3
