@@ -39,6 +39,10 @@ class HaSettings:
     interval_s: float = 10.0
     gone_after_s: float = 86400.0
     birth_jitter_s: float = 5.0
+    max_missing: int = 32
+    """Missing interfaces kept in the config (unavailable) before gone_after_s; beyond it the
+    longest-missing go at once: a container host makes a veth per container, and keeping a
+    day of them would grow the config (and the publisher) without bound."""
 
     def __post_init__(self) -> None:
         if self.rate_unit not in RATE_FACTORS:
@@ -47,6 +51,8 @@ class HaSettings:
             raise ValueError(f"invalid Home Assistant prefix {self.ha_prefix!r}")
         if self.gone_after_s <= 0 or self.birth_jitter_s < 0 or self.interval_s <= 0:
             raise ValueError("gone_after_s and interval_s must be > 0, birth_jitter_s >= 0")
+        if self.max_missing < 0:
+            raise ValueError("max_missing must be >= 0")
 
 
 def thread_call_later(delay_s: float, fn: Callable[[], None]) -> threading.Timer:
@@ -162,7 +168,7 @@ class HomeAssistantDiscovery:
                 self._last_seen[key] = now
                 self._carried.pop(key, None)
                 self._pending_removal.discard(key)
-            retired = self._superseded(current)
+            retired = self._superseded(current) | self._overflow(current)
             for key, seen in list(self._last_seen.items()):
                 if key in retired or now - seen > self._settings.gone_after_s:
                     del self._last_seen[key]
@@ -177,6 +183,14 @@ class HomeAssistantDiscovery:
             self._last_infos = infos
             self._last_current = dict(zip(iface_keys(infos), infos, strict=True))
         return self._last_current
+
+    def _overflow(self, current: dict[str, IfaceInfo]) -> set[str]:
+        """Missing keys beyond max_missing, longest missing first (lock held)."""
+        extra = len(self._last_seen) - len(current) - self._settings.max_missing
+        if extra <= 0:
+            return set()
+        missing = sorted((k for k in self._last_seen if k not in current), key=self._last_seen.get)
+        return set(missing[:extra])
 
     def _superseded(self, current: dict[str, IfaceInfo]) -> set[str]:
         """Old keys of interfaces now reported under another key (lock held)."""

@@ -247,3 +247,22 @@ def test_on_message_routes_ha_status() -> None:
     h.ha.on_message("ha/status", b"online")
     h.ha.on_message("other/topic", b"online")
     assert len(h.timers) == 1
+
+
+def test_missing_interfaces_beyond_the_cap_go_longest_missing_first() -> None:
+    h = Harness(max_missing=2)
+    vanished = [IfaceInfo(f"veth{i}", None, InterfaceKind.VETH) for i in range(4)]
+    for info in vanished:  # containers come and go, one per cycle
+        h.ha.on_samples([ETH0, info])
+        h.now += 1
+    h.ha.on_samples([ETH0])
+    # veth3 was seen last, then veth2; veth0 and veth1 are removed long before gone_after_s.
+    assert h.ha.known_keys() == ["mac_525400123456", "veth2", "veth3"]
+    removed = {c for c, v in h.configs()[-1]["cmps"].items() if set(v) == {"p"}}
+    assert {c.split("_")[0] for c in removed} == {"veth1"}
+    assert not any(c.startswith("veth0_") for c in h.configs()[-1]["cmps"])
+
+
+def test_max_missing_must_not_be_negative() -> None:
+    with pytest.raises(ValueError, match="max_missing"):
+        HaSettings(max_missing=-1)
