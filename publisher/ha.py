@@ -189,7 +189,9 @@ class HomeAssistantDiscovery:
         extra = len(self._last_seen) - len(current) - self._settings.max_missing
         if extra <= 0:
             return set()
-        missing = sorted((k for k in self._last_seen if k not in current), key=self._last_seen.get)
+        missing = sorted(
+            (k for k in self._last_seen if k not in current), key=self._last_seen.__getitem__
+        )
         return set(missing[:extra])
 
     def _superseded(self, current: dict[str, IfaceInfo]) -> set[str]:
