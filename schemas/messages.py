@@ -71,8 +71,18 @@ def _to_utc_ms(value: datetime) -> datetime:
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
-def _format_ts(value: datetime) -> str:
+def _iso(value: datetime) -> str:
     return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# A publisher's cycle, an ingest batch and a sparkline repeat the same instants. Only UTC
+# values are cached: equal instants in other zones compare equal but print differently.
+_iso_utc = functools.lru_cache(maxsize=1024)(_iso)
+
+
+def _format_ts(value: datetime) -> str:
+    # Every validated timestamp is in UTC (_to_utc_ms made it so).
+    return _iso_utc(value) if value.tzinfo is UTC else _iso(value)
 
 
 HostId = Annotated[str, Field(pattern=HOST_PATTERN)]

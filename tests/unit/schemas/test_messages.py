@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from schemas import HostState, HostStatus, InterfaceSample, encode
+from schemas.messages import _format_ts
 from tests.factories import sample
 
 
@@ -87,3 +88,12 @@ def test_host_status_will_form_has_no_time() -> None:
     will = HostStatus(host="h1", state=HostState.OFFLINE, version="0.1.0", interval_s=10)
     assert will.ts is None
     assert HostStatus.model_validate_json(encode(will)) == will
+
+
+def test_timestamps_print_in_their_own_zone_whatever_was_printed_before() -> None:
+    utc = datetime(2026, 11, 22, 12, 0, 0, 123000, tzinfo=UTC)
+    plus2 = utc.astimezone(timezone(timedelta(hours=2)))
+    assert utc == plus2  # equal instants: a cache keyed on the value alone would mix them
+    assert _format_ts(utc) == "2026-11-22T12:00:00.123Z"
+    assert _format_ts(plus2) == "2026-11-22T14:00:00.123+02:00"
+    assert _format_ts(utc) == "2026-11-22T12:00:00.123Z"
