@@ -88,21 +88,17 @@ def _rollup(
     step: int,
     extra: str,
 ) -> list[Sequence[Any]]:
+    # The rows of the series in [lo, hi); every statement below binds (*sids, lo, hi).
+    rows = f"FROM {table} r WHERE r.sid IN ({marks}) AND r.t >= ? AND r.t < ? {extra}"
     if step == GRAINS[table]:
         # One row per bucket already: read the rows as stored, without GROUP BY (whose
         # temporary b-tree made reading a day of m15 twice as slow).
-        plain = (
-            f"SELECT r.sid, r.t, {ROLLUP_COLUMNS} FROM {table} r "  # noqa: S608
-            f"WHERE r.sid IN ({marks}) AND r.t >= ? AND r.t < ? {extra}"
-        )
+        plain = f"SELECT r.sid, r.t, {ROLLUP_COLUMNS} {rows}"
         return conn.execute(plain, (*sids, lo, hi)).fetchall()
     if step // GRAINS[table] >= PER_BUCKET_ROWS:
-        return _rollup_per_bucket(conn, table, marks, sids, lo, hi, step, extra)
-    sql = (
-        f"SELECT r.sid, r.t / {step:d} * {step:d}, {ROLLUP_AGG} FROM {table} r "  # noqa: S608
-        f"WHERE r.sid IN ({marks}) AND r.t >= ? AND r.t < ? {extra} "
-        f"GROUP BY r.sid, r.t / {step:d}"
-    )
+        return _rollup_per_bucket(conn, rows, sids, lo, hi, step)
+    bucket = f"r.t / {step:d}"
+    sql = f"SELECT r.sid, {bucket} * {step:d}, {ROLLUP_AGG} {rows} GROUP BY r.sid, {bucket}"
     return conn.execute(sql, (*sids, lo, hi)).fetchall()
 
 
@@ -111,24 +107,14 @@ PER_BUCKET_ROWS = 8
 
 
 def _rollup_per_bucket(
-    conn: sqlite3.Connection,
-    table: str,
-    marks: str,
-    sids: Sequence[int],
-    lo: int,
-    hi: int,
-    step: int,
-    extra: str,
+    conn: sqlite3.Connection, rows: str, sids: Sequence[int], lo: int, hi: int, step: int
 ) -> list[Sequence[Any]]:
     # GROUP BY sid alone follows the (sid, t) key, so SQLite aggregates as it reads; grouping
     # by sid and t / step instead sorts every row with all its columns in a temporary b-tree,
     # which cost more than the aggregation itself (a host's day at 15 min: ~13 ms vs ~9 ms).
-    sql = (
-        f"SELECT r.sid, {ROLLUP_AGG} FROM {table} r "  # noqa: S608
-        f"WHERE r.sid IN ({marks}) AND r.t >= ? AND r.t < ? {extra} GROUP BY r.sid"
-    )
-    rows: list[Sequence[Any]] = []
+    sql = f"SELECT r.sid, {ROLLUP_AGG} {rows} GROUP BY r.sid"
+    out: list[Sequence[Any]] = []
     for bucket in range(lo // step * step, hi, step):
         found = conn.execute(sql, (*sids, max(lo, bucket), min(hi, bucket + step))).fetchall()
-        rows.extend((sid, bucket, *agg) for sid, *agg in found)
-    return rows
+        out.extend((sid, bucket, *agg) for sid, *agg in found)
+    return out
