@@ -12,7 +12,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Query
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator
 
 from api.deps import NowDep, StoreDep, find_host
 from api.models import Problem
@@ -42,6 +42,7 @@ CSV_COLUMNS: tuple[str, ...] = (
 )
 _CHUNK_BYTES = 64 * 1024
 _DEFAULT_SPAN = timedelta(hours=24)
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
 def csv_row(sample: InterfaceSample) -> list[Any]:
@@ -102,11 +103,18 @@ def _is_number(text: str) -> bool:
     return True
 
 
-QueryTime = Annotated[datetime, BeforeValidator(_rfc3339_only)]
-
-
 def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    """The time in UTC (naive means UTC); a time whose UTC form is outside years 1-9999 is
+    refused as a bad value (FastAPI's 422) instead of overflowing later."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("time out of range once converted to UTC") from exc
+
+
+QueryTime = Annotated[datetime, BeforeValidator(_rfc3339_only), AfterValidator(_utc)]
 
 
 @router.get(
@@ -132,8 +140,10 @@ async def export_traffic(
     format: Annotated[Literal["csv", "json"], Query(description="csv or json")] = "csv",
 ) -> StreamingResponse:
     """Every raw sample in [start, end), streamed so a month of data never sits in memory."""
-    until = _utc(end) if end is not None else now
-    since = _utc(start) if start is not None else until - _DEFAULT_SPAN
+    until = end if end is not None else now
+    # The default span stops at the first representable instant (an end in year 1 would
+    # otherwise overflow the subtraction); such a range is empty and refused just below.
+    since = start if start is not None else until - min(_DEFAULT_SPAN, until - _EARLIEST)
     if since >= until:
         # The shape of FastAPI's own 422, so clients parse one error format.
         error = {"loc": ("query", "start"), "msg": "start must be before end", "type": "value"}
