@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from operator import attrgetter
+from operator import itemgetter
 from typing import Any
 
 from schemas import COUNTER_NAMES, Deltas, InterfaceKind, InterfaceSample, OperState
@@ -34,12 +34,14 @@ RAW_COLUMNS: tuple[str, ...] = (
     *COUNTER_NAMES,
 )
 """The raw table's columns in storage order: what rollups read first."""
-_get_hot = attrgetter(*_HOT)
-_get_cold = attrgetter(*_COLD)
-_get_byte_rates = attrgetter("rx_bytes_per_sec", "tx_bytes_per_sec")
-_get_packet_rates = attrgetter("rx_packets_per_sec", "tx_packets_per_sec")
-_get_counters = attrgetter(*COUNTER_NAMES)
-_get_meta = attrgetter("boot_id", "is_up", "oper_state", "speed_mbps", "mtu", "mac", "kind")
+# Field values live in the models' __dict__ (pydantic v2 keeps every field there, defaults
+# included): item lookups there cost about a third of attribute lookups on the model.
+_item_hot = itemgetter(*_HOT)
+_item_cold = itemgetter(*_COLD)
+_item_byte_rates = itemgetter("rx_bytes_per_sec", "tx_bytes_per_sec")
+_item_tail = itemgetter("rx_packets_per_sec", "tx_packets_per_sec", "seq", "interval_s")
+_item_counters = itemgetter(*COUNTER_NAMES)
+_item_meta = itemgetter("boot_id", "is_up", "oper_state", "speed_mbps", "mtu", "mac", "kind")
 _VALUES = f"raw ({', '.join(RAW_COLUMNS)}) VALUES ({', '.join('?' * len(RAW_COLUMNS))})"
 INSERT_RAW = f"INSERT OR IGNORE INTO {_VALUES}"
 """Insert new rows only: the caller counts changes to learn whether any row existed."""
@@ -77,7 +79,7 @@ def dec(value: int) -> int:
 
 def meta_key(sample: InterfaceSample) -> MetaKey:
     """The per-sample attributes that change rarely (enums compare and hash as their values)."""
-    key: MetaKey = _get_meta(sample)
+    key: MetaKey = _item_meta(sample.__dict__)
     return key
 
 
@@ -94,18 +96,17 @@ def meta_from_text(text: str) -> MetaKey:
 
 def to_row(sample: InterfaceSample, ts: int, sid: int, meta: int) -> tuple[Any, ...]:
     """The raw row of a sample, in RAW_COLUMNS order; values >= 2**63 still need encode_row()."""
-    d = sample.delta
+    fields = sample.__dict__
+    delta = fields["delta"].__dict__
     return (
         ts,
         sid,
-        *_get_hot(d),
-        *_get_byte_rates(sample),
-        *_get_cold(d),
-        *_get_packet_rates(sample),
-        sample.seq,
-        sample.interval_s,
+        *_item_hot(delta),
+        *_item_byte_rates(fields),
+        *_item_cold(delta),
+        *_item_tail(fields),
         meta,
-        *_get_counters(sample),
+        *_item_counters(fields),
     )
 
 
