@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from stores.buckets import HOUR_MS, MINUTE_MS, QUARTER_MS, floor_to
+from stores.sqlite_many import execute_rows
 from stores.sqlite_rows import RAW_AGG, ROLLUP_AGG
 
 DAY_MS = 24 * HOUR_MS
@@ -49,7 +50,6 @@ def recompute_minutes(conn: sqlite3.Connection, keys: Iterable[tuple[int, int]])
 # Adds a batch's per-(sid, minute) aggregates to m1: sums of NULL-able columns stay NULL only
 # when both sides are NULL (SQL's sum() of no values), maxima ignore a NULL side.
 ADD_M1 = """
-INSERT INTO m1 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (sid, t) DO UPDATE SET
     n = n + excluded.n,
     rx_bytes = coalesce(rx_bytes + excluded.rx_bytes, rx_bytes, excluded.rx_bytes),
@@ -73,8 +73,11 @@ def add_minutes(
     conn: sqlite3.Connection, groups: dict[tuple[int, int], list[tuple[Any, ...]]]
 ) -> None:
     """Add the {(sid, minute): raw rows} of new samples to m1 (only rows never stored before)."""
-    conn.executemany(
-        ADD_M1, [(sid, minute, *raw_agg(rows)) for (sid, minute), rows in groups.items()]
+    execute_rows(
+        conn,
+        "INSERT INTO m1",
+        [(sid, minute, *raw_agg(rows)) for (sid, minute), rows in groups.items()],
+        ADD_M1,
     )
 
 
@@ -130,7 +133,7 @@ def _runs(touched: dict[int, set[int]]) -> Iterable[tuple[int, int, set[int]]]:
 def mark_hours(conn: sqlite3.Connection, keys: Iterable[tuple[int, int]]) -> None:
     """Mark the hours holding the touched (sid, minute)s stale, for rollup_hours() to redo."""
     pairs = {(sid, minute - minute % HOUR_MS) for sid, minute in keys}
-    conn.executemany("INSERT OR IGNORE INTO dirty_h (sid, t) VALUES (?, ?)", sorted(pairs))
+    execute_rows(conn, "INSERT OR IGNORE INTO dirty_h (sid, t)", sorted(pairs))
 
 
 def rollup_hours(conn: sqlite3.Connection, limit: int) -> int:

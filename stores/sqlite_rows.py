@@ -42,11 +42,13 @@ _item_byte_rates = itemgetter("rx_bytes_per_sec", "tx_bytes_per_sec")
 _item_tail = itemgetter("rx_packets_per_sec", "tx_packets_per_sec", "seq", "interval_s")
 _item_counters = itemgetter(*COUNTER_NAMES)
 _item_meta = itemgetter("boot_id", "is_up", "oper_state", "speed_mbps", "mtu", "mac", "kind")
-_VALUES = f"raw ({', '.join(RAW_COLUMNS)}) VALUES ({', '.join('?' * len(RAW_COLUMNS))})"
-INSERT_RAW = f"INSERT OR IGNORE INTO {_VALUES}"
-"""Insert new rows only: the caller counts changes to learn whether any row existed."""
-REPLACE_RAW = f"INSERT OR REPLACE INTO {_VALUES}"
-"""Insert or overwrite: a sample written again replaces the stored one (last write wins)."""
+_INTO = f"INTO raw ({', '.join(RAW_COLUMNS)})"
+INSERT_RAW = f"INSERT OR IGNORE {_INTO}"
+"""Insert new rows only (VALUES follow): the caller counts changes to learn whether any
+row existed."""
+REPLACE_RAW = f"INSERT OR REPLACE {_INTO}"
+"""Insert or overwrite (VALUES follow): a sample written again replaces the stored one (last
+write wins)."""
 
 # One aggregate row per (sid, bucket) from raw rows: the Acc layout of stores.buckets.
 # max(x, 0) drops two's-complement-stored deltas >= 2**63 (never real) instead of subtracting.

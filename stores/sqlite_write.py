@@ -9,6 +9,7 @@ from typing import Any
 
 from schemas import AlertState, HostStatus, InterfaceSample
 from stores.buckets import MINUTE_MS, to_ms
+from stores.sqlite_many import execute_rows
 from stores.sqlite_rollup import add_minutes, horizon, mark_hours, recompute_minutes
 from stores.sqlite_rows import (
     INSERT_RAW,
@@ -91,18 +92,22 @@ def write_samples(
         else:
             group.append(row)
     store_raw(conn, rows, groups)
-    conn.executemany(
-        "INSERT INTO latest (sid, ts, body) VALUES (?, ?, ?) ON CONFLICT (sid) DO UPDATE "
-        "SET ts = excluded.ts, body = excluded.body WHERE excluded.ts >= latest.ts",
+    execute_rows(
+        conn,
+        "INSERT INTO latest (sid, ts, body)",
         [(sid, ms, s.model_dump_json()) for sid, (ms, s) in newest.items()],
+        "ON CONFLICT (sid) DO UPDATE SET ts = excluded.ts, body = excluded.body "
+        "WHERE excluded.ts >= latest.ts",
     )
     seen: dict[str, int] = {}
     for ms, s in newest.values():
         seen[s.host] = max(seen.get(s.host, ms), ms)
-    conn.executemany(
-        "INSERT INTO hosts (host, sample_ts) VALUES (?, ?) ON CONFLICT (host) DO UPDATE "
-        "SET sample_ts = max(coalesce(sample_ts, excluded.sample_ts), excluded.sample_ts)",
+    execute_rows(
+        conn,
+        "INSERT INTO hosts (host, sample_ts)",
         sorted(seen.items()),
+        "ON CONFLICT (host) DO UPDATE "
+        "SET sample_ts = max(coalesce(sample_ts, excluded.sample_ts), excluded.sample_ts)",
     )
     return len(samples) - len(rows)
 
@@ -120,19 +125,19 @@ def store_raw(
     """
     before = conn.total_changes
     try:
-        conn.executemany(INSERT_RAW, rows)
+        execute_rows(conn, INSERT_RAW, rows)
     except OverflowError:
         # Counters of 2**63 and more do not fit SQLite's INTEGER; rare, so only then encode.
         # Rows inserted before the error count as changes and are ignored on the retry.
         rows = [encode_row(r) for r in rows]
-        conn.executemany(INSERT_RAW, rows)
+        execute_rows(conn, INSERT_RAW, rows)
     if conn.total_changes - before == len(rows):
         add_minutes(conn, groups)
     else:
         try:
-            conn.executemany(REPLACE_RAW, rows)
+            execute_rows(conn, REPLACE_RAW, rows)
         except OverflowError:
-            conn.executemany(REPLACE_RAW, [encode_row(r) for r in rows])
+            execute_rows(conn, REPLACE_RAW, [encode_row(r) for r in rows])
         recompute_minutes(conn, groups)
     mark_hours(conn, groups)
 

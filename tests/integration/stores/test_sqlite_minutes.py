@@ -12,6 +12,7 @@ import pytest
 from schemas import InterfaceSample
 from stores.buckets import MINUTE_MS
 from stores.sqlite import SqliteStore
+from stores.sqlite_many import execute_rows
 from stores.sqlite_rollup import raw_agg
 from stores.sqlite_rows import RAW_AGG, REPLACE_RAW, encode_row
 from stores.sqlite_schema import migrate
@@ -136,6 +137,6 @@ def test_python_aggregate_matches_sql_on_edge_rows() -> None:
     ]
     with sqlite3.connect(":memory:", isolation_level=None) as conn:
         migrate(conn)
-        conn.executemany(REPLACE_RAW, [encode_row(r) for r in rows])
+        execute_rows(conn, REPLACE_RAW, [encode_row(r) for r in rows])
         want = conn.execute(f"SELECT {RAW_AGG} FROM raw").fetchone()
     assert raw_agg(rows) == want
