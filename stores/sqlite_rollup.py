@@ -83,6 +83,14 @@ def add_minutes(
 
 def raw_agg(rows: Sequence[tuple[Any, ...]]) -> tuple[Any, ...]:
     """RAW_AGG of raw rows (RAW_COLUMNS order, not yet encoded), computed in Python."""
+    if len(rows) == 1:
+        # Live batches hold about one sample per series and minute: skip the column passes.
+        row = rows[0]
+        rx_b, tx_b, rx_p, tx_p, rx_e, tx_e, rx_d, tx_d = [
+            d if d is None or d < _I63 else 0 for d in row[2:10]
+        ]
+        return (1, rx_b, tx_b, rx_p, tx_p, (rx_e or 0) + (tx_e or 0), (rx_d or 0) + (tx_d or 0),
+                *_one_rate(row[10]), *_one_rate(row[11]))  # fmt: skip
     cols = list(zip(*rows, strict=True))
     rx_b, tx_b, rx_p, tx_p, rx_e, tx_e, rx_d, tx_d = map(_delta_sum, cols[2:10])
     return (
@@ -106,6 +114,11 @@ def _delta_sum(col: Sequence[int | None]) -> int | None:
     if max(values) < _I63:
         return sum(values)
     return sum(v for v in values if v < _I63)
+
+
+def _one_rate(value: float | None) -> tuple[float | None, int, float | None]:
+    # _rate_agg of one value: 0 + x and float(x) are what sum() and max() give there.
+    return (None, 0, None) if value is None else (float(0 + value), 1, float(value))
 
 
 def _rate_agg(col: Sequence[float | None]) -> tuple[float | None, int, float | None]:

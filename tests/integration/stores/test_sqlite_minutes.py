@@ -140,3 +140,24 @@ def test_python_aggregate_matches_sql_on_edge_rows() -> None:
         execute_rows(conn, REPLACE_RAW, [encode_row(r) for r in rows])
         want = conn.execute(f"SELECT {RAW_AGG} FROM raw").fetchone()
     assert raw_agg(rows) == want
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        raw_row(0, (1, 2, 3, 4, 5, 6, 7, 8), 1.5, 0.0),  # the usual live row: the fast path
+        raw_row(0, (0, 0, 0, 0, 0, 0, 0, 0), 0, 3),  # integer rates
+        raw_row(0, (1, 2, 3, 4, 5, 6, 7, 8), None, 2.5),
+        raw_row(0, (None, 2, 3, 4, 5, 6, 7, 8), 1.0, 2.5),
+        raw_row(0, (1, BIG, 3, 4, 5, 6, 7, 8), 1.0, 2.5),
+        raw_row(0, (BIG - 1, 2**64 - 1, 3, 4, BIG, 6, 7, 8), 1.0, 2.5),
+    ],
+)
+def test_python_aggregate_of_one_row_matches_sql(row: Row) -> None:
+    with sqlite3.connect(":memory:", isolation_level=None) as conn:
+        migrate(conn)
+        execute_rows(conn, REPLACE_RAW, [encode_row(row)])
+        want = conn.execute(f"SELECT {RAW_AGG} FROM raw").fetchone()
+    got = raw_agg([row])
+    assert got == want
+    assert [type(v) for v in got] == [type(v) for v in want]
