@@ -7,6 +7,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 
 from ingestor.batcher import Batcher
@@ -15,6 +16,7 @@ from ingestor.deadletter import DeadLetters, Sent, confirmed
 from ingestor.inbox import Inbox
 from ingestor.metrics import Metrics
 from ingestor.settings import Settings
+from ingestor.turns import Turns
 from ingestor.writer import Backoff, GaveUp, Writer
 from schemas import DecodeError, Reason, TopicScheme
 from stores import Store, StoreError
@@ -77,6 +79,7 @@ class Ingestor:
         self._clock = clock
         self._monotonic = monotonic
         self._stop = threading.Event()
+        self._turns = Turns()
         self._deadline = float("inf")
         scheme = TopicScheme(settings.topic_prefix)
         # Receive Maximum should keep the broker from sending more than that unacked, but
@@ -110,6 +113,9 @@ class Ingestor:
         )
         self._writer = Writer(
             store,
+            # Only a CPU-bound write makes paho's thread wait (see ingestor/turns.py);
+            # during a write that waits on a server it may as well read.
+            attempt=self._turns.writing if store.cpu_bound_writes else nullcontext,
             wait=self._pause,
             give_up=lambda: self._stop.is_set() and self._monotonic() >= self._deadline,
             backoff=Backoff(cap=settings.retry_max_backoff),
@@ -123,6 +129,8 @@ class Ingestor:
         self._awaiting: deque[tuple[Received, Sent]] = deque()
 
     def _take(self, item: Received) -> None:
+        # paho's thread: pause while the writer writes (see ingestor/turns.py).
+        self._turns.wait_turn()
         self.metrics.received.inc()
         self._inbox.put(item)
 

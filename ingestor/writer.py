@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 from schemas import Message
@@ -54,8 +55,10 @@ class Writer:
         monotonic: Callable[[], float],
         on_written: Callable[[int, float], None] = lambda _n, _secs: None,
         on_unavailable: Callable[[], None] = lambda: None,
+        attempt: Callable[[], AbstractContextManager[object]] = nullcontext,
     ) -> None:
         self._store = store
+        self._attempt = attempt
         self._wait = wait
         self._give_up = give_up
         self._backoff = backoff or Backoff()
@@ -88,7 +91,8 @@ class Writer:
         while True:
             started = self._monotonic()
             try:
-                self._store.write_batch(messages)
+                with self._attempt():
+                    self._store.write_batch(messages)
             except BatchRejected:
                 raise
             except Exception as exc:

@@ -76,6 +76,11 @@ class SeriesResult:
 class Store(Protocol):
     """Time-series storage of samples plus the host registry and alert states."""
 
+    cpu_bound_writes: bool
+    """True when write_batch() works in this process (Python and an embedded database,
+    holding the GIL), False when it mostly waits on a server. The ingestor pauses its network
+    thread during CPU-bound writes: two busy threads trading the GIL cost more than either."""
+
     def write_batch(self, messages: Sequence[Message]) -> None:
         """Durably write samples, statuses and alerts; idempotent on (host, iface, ts).
 

@@ -82,6 +82,9 @@ class _Conn:
 class InfluxStore:
     """Store on InfluxDB 1.x (v1 or v2 write API) or 2.x/3.x (v2 write, InfluxQL via DBRP)."""
 
+    # A write mostly waits for the server; paho's thread may read meanwhile.
+    cpu_bound_writes = False
+
     def __init__(
         self,
         cfg: InfluxConfig,

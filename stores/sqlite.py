@@ -88,6 +88,8 @@ def connect(options: SqliteOptions) -> sqlite3.Connection:
 class SqliteStore:
     """Store in one SQLite file; thread-safe (one connection behind a lock)."""
 
+    cpu_bound_writes = True
+
     def __init__(self, options: SqliteOptions) -> None:
         self.options = options
         self._lock = threading.Lock()

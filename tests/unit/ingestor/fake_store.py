@@ -13,6 +13,8 @@ from stores import BatchRejected, HostRecord, SeriesResult, StoreUnavailable
 class FakeStore:
     """Keeps samples by (host, iface, ts); `unavailable`/`reject` make writes fail."""
 
+    cpu_bound_writes = False
+
     def __init__(self) -> None:
         self.points: dict[tuple[str, str, datetime], InterfaceSample] = {}
         self.statuses: dict[str, HostStatus] = {}

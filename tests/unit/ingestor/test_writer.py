@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 
 from ingestor.writer import Backoff, GaveUp, Writer
@@ -63,3 +66,27 @@ def test_empty_batch_writes_nothing() -> None:
     store = FakeStore()
     assert _writer(store, []).write([]).refused == {}
     assert store.writes == []
+
+
+def test_each_attempt_is_wrapped_and_backoff_waits_are_not() -> None:
+    store = FakeStore()
+    store.fail_times = 2
+    events: list[str] = []
+
+    @contextmanager
+    def attempt() -> Iterator[None]:
+        events.append("enter")
+        try:
+            yield
+        finally:
+            events.append("exit")
+
+    writer = Writer(
+        store,  # type: ignore[arg-type]
+        wait=lambda secs: events.append(f"wait {secs}"),
+        backoff=Backoff(first=0.1, cap=0.4),
+        monotonic=lambda: 0.0,
+        attempt=attempt,
+    )
+    writer.write([sample()])
+    assert events == ["enter", "exit", "wait 0.1", "enter", "exit", "wait 0.2", "enter", "exit"]
