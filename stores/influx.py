@@ -15,12 +15,10 @@ from stores.base import HostRecord, SeriesResult, StoreError, StoreUnavailable
 from stores.influx_http import InfluxHttp
 from stores.influx_lp import (
     alert_line,
-    from_ms,
     sample_line,
     status_line,
     tag_iface,
     time_literal,
-    to_ms,
 )
 from stores.influx_read import (
     alert_from_row,
@@ -51,7 +49,6 @@ from stores.influx_write import RetryPolicy, Sender, send_lines, v2_sender
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-_HOUR = timedelta(hours=1)
 
 
 def _bucket(database: str, rp: str | None) -> str:
@@ -161,19 +158,17 @@ class InfluxStore:
                 meta.append(alert_line(msg))
         send_lines(raw, conn.raw, self._retry, self._sleep)
         send_lines(meta, conn.meta, self._retry, self._sleep)
-        for host, (lo, hi) in late.items():
-            self._backfill(conn.layout, host, lo, hi)
+        if late:
+            self._backfill(conn.layout, late)
 
-    def _backfill(self, layout: Layout, host: str, lo: datetime, hi: datetime) -> None:
-        start = from_ms(to_ms(lo) // 3_600_000 * 3_600_000)
-        end = from_ms(to_ms(hi) // 3_600_000 * 3_600_000) + _HOUR
+    def _backfill(self, layout: Layout, late: dict[str, tuple[datetime, datetime]]) -> None:
         try:
-            backfill(self._http, layout, host, start, end)
+            backfill(self._http, layout, late)
         except StoreUnavailable:
             raise  # the batch is retried; rewriting it is harmless and re-runs the backfill
         except StoreError as exc:
             # The samples are safely in raw; failing the batch would only loop the ingestor.
-            log.warning("rollup backfill of %s failed, raw data kept: %s", host, exc)
+            log.warning("rollup backfill of %s failed, raw data kept: %s", sorted(late), exc)
 
     def hosts(self) -> list[HostRecord]:
         """Every known host (from samples and statuses), ordered by id."""

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from stores.base import StoreError, StoreUnavailable
+from stores.buckets import floor_to, from_ms, step_ms, to_ms
 from stores.influx_http import InfluxHttp
 from stores.influx_lp import SAMPLE_MEASUREMENT, duration_literal, ident, literal, time_literal
 from stores.influx_url import InfluxConfig
@@ -97,13 +98,27 @@ def continuous_query(layout: Layout, level: str) -> str:
     )
 
 
-def backfill(http: InfluxHttp, layout: Layout, host: str, start: datetime, end: datetime) -> None:
-    """Recompute one host's rollups for [start, end) (aligned to whole hours), 1m then 1h."""
-    where = (
-        f'"host" = {literal(host)} AND time >= {time_literal(start)} AND time < {time_literal(end)}'
-    )
+def backfill(http: InfluxHttp, layout: Layout, late: dict[str, tuple[datetime, datetime]]) -> None:
+    """Recompute the rollups holding late samples ({host: (first, last) sample time}).
+
+    1 m first, then 1 h from it. Only the minutes the samples fall in are read from raw, and
+    hosts whose samples fall in the same buckets share one query: a replayed backlog of ten
+    hosts made twenty queries per batch before (~7 ms each, more than the write itself).
+    """
     for level in (RP_1M, RP_1H):
-        http.query(rollup_select(layout, level, where), db=layout.db)
+        step = step_ms(LEVEL_STEP[level])
+        windows: dict[tuple[int, int], list[str]] = {}
+        for host, (first, last) in sorted(late.items()):
+            window = (floor_to(to_ms(first), step), floor_to(to_ms(last), step) + step)
+            windows.setdefault(window, []).append(host)
+        for (start, end), hosts in windows.items():
+            # InfluxQL takes one time range per query, but any number of tag conditions.
+            who = " OR ".join(f'"host" = {literal(h)}' for h in hosts)
+            where = (
+                f"({who}) AND time >= {time_literal(from_ms(start))} "
+                f"AND time < {time_literal(from_ms(end))}"
+            )
+            http.query(rollup_select(layout, level, where), db=layout.db)
 
 
 def _duration(value: timedelta | None) -> str:

@@ -187,6 +187,24 @@ def test_rollups_agree_with_raw_for_late_data(
     assert got[0]["series"][0]["values"][0][1] == 135
 
 
+@pytest.mark.parametrize("step", [timedelta(minutes=1), timedelta(hours=1)])
+def test_rollups_agree_with_raw_for_late_data_in_many_batches(
+    store: InfluxStore, influxd: Influxd, unique: str, step: timedelta
+) -> None:
+    # A replayed backlog: late samples come in batches cut mid-minute and mid-hour; each
+    # batch recomputes only its own minutes, which must still hold the earlier batches' part.
+    start = (NOW - timedelta(hours=3)).replace(minute=50, second=0)
+    samples = run("h1", "eth0", start, 90) + run("h1", "we,i=rd", start, 45, 20.0)
+    samples.sort(key=lambda x: x.ts)
+    for lo, hi in ((0, 7), (7, 61), (61, 100), (100, len(samples))):
+        store.write_batch(samples[lo:hi])
+    lo_t, hi_t = start - timedelta(hours=1), start + timedelta(hours=2)
+    rolled = store.series("h1", None, lo_t, hi_t, step)
+    early = InfluxStore(parse_url(influxd.store_url(unique), env={}), clock=lambda: lo_t)
+    assert rolled == early.series("h1", None, lo_t, hi_t, step)
+    assert sum(b.rx_bytes for b in rolled.total) == 89 * 100 + 44 * 100
+
+
 def test_rollup_tail_reads_raw_for_fresh_data(store: InfluxStore) -> None:
     start = NOW - timedelta(minutes=3)
     store.write_batch(run("h1", "eth0", start, 10))
