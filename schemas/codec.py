@@ -11,6 +11,7 @@ from schemas.messages import (
     MAX_PAYLOAD_BYTES,
     PROTOCOL_VERSION,
     AlertState,
+    Cleared,
     HostStatus,
     InterfaceSample,
     Message,
@@ -24,6 +25,8 @@ _MODELS: dict[TopicKind, type[InterfaceSample] | type[HostStatus] | type[AlertSt
     TopicKind.ALERT: AlertState,
 }
 _MAX_ERRORS_IN_DETAIL = 3
+_RETAINED = (TopicKind.STATUS, TopicKind.ALERT)
+"""Topics published retained: an empty message on them is a clear, not a bad payload."""
 
 
 def encode(model: BaseModel) -> bytes:
@@ -45,6 +48,16 @@ def _classify(exc: ValidationError) -> DecodeError:
     ]
     more = len(errors) - _MAX_ERRORS_IN_DETAIL
     return DecodeError(Reason.SCHEMA, "; ".join(parts) + (f" (+{more} more)" if more > 0 else ""))
+
+
+def _cleared(parsed: ParsedTopic, now: datetime) -> Cleared:
+    iface = parsed.iface if parsed.kind is TopicKind.ALERT else None
+    try:
+        return Cleared.model_validate(
+            {"host": parsed.host, "iface": iface, "at": now.astimezone(UTC)}
+        )
+    except ValidationError as exc:
+        raise _classify(exc) from None
 
 
 def _check_matches(parsed: ParsedTopic, msg: Message) -> None:
@@ -80,6 +93,8 @@ def decode(
         except UnicodeDecodeError:
             raise DecodeError(Reason.BAD_TOPIC, "topic is not valid UTF-8") from None
     parsed = scheme.parse(topic)
+    if not payload and parsed.kind in _RETAINED:
+        return _cleared(parsed, now or datetime.now(UTC))
     model = _MODELS.get(parsed.kind)
     if model is None:
         raise DecodeError(Reason.BAD_TOPIC, f"{parsed.kind.value} topics are not ingested")

@@ -208,6 +208,20 @@ class AlertState(_Model):
     drops_per_sec: Rate | None = None
 
 
+class Cleared(_Model):
+    """A retained status or alert removed on the broker: the empty message on its topic.
+
+    Not a payload of its own: clearing a retained message (`mosquitto_pub -r -n -t TOPIC`)
+    makes the broker forward an empty message to subscribers, and decode() turns that into
+    this. `iface` names the interface whose alert was cleared; None for a host status.
+    """
+
+    host: HostId
+    iface: IfaceName | None = None
+    at: Timestamp
+    """When the ingestor received it: a clear hides alerts that began before this."""
+
+
 class Rejection(_Model):
     """What an ingestor publishes on `{prefix}/v1/_rejected` for a refused message."""
 
@@ -220,4 +234,4 @@ class Rejection(_Model):
     ingestor: str | None = Field(default=None, max_length=128)
 
 
-Message = InterfaceSample | HostStatus | AlertState
+Message = InterfaceSample | HostStatus | AlertState | Cleared

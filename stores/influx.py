@@ -10,11 +10,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from schemas import AlertState, HostStatus, InterfaceSample, Message
+from schemas import AlertState, Cleared, HostStatus, InterfaceSample, Message
 from stores.base import HostRecord, SeriesResult, StoreError, StoreUnavailable
 from stores.influx_http import InfluxHttp
 from stores.influx_lp import (
     alert_line,
+    cleared_alert_line,
     sample_line,
     status_line,
     tag_iface,
@@ -156,6 +157,9 @@ class InfluxStore:
                 meta.append(status_line(msg, now))
             elif isinstance(msg, AlertState):
                 meta.append(alert_line(msg))
+            elif isinstance(msg, Cleared) and msg.iface is not None:
+                # Newest point per interface wins: this one hides older alerts.
+                meta.append(cleared_alert_line(msg.host, msg.iface, msg.at))
         send_lines(raw, conn.raw, self._retry, self._sleep)
         send_lines(meta, conn.meta, self._retry, self._sleep)
         if late:
@@ -230,7 +234,12 @@ class InfluxStore:
         """Latest alert state of every interface that has one, ordered by (host, iface)."""
         layout = self._ready().layout
         result = self._http.query(alerts_query(layout, host_id), db=layout.db, rp=layout.rp)
-        found = [alert_from_row(row) for s in all_series(result) for row in rows(s)]
+        found = [
+            alert_from_row(row)
+            for s in all_series(result)
+            for row in rows(s)
+            if not row.get("cleared")
+        ]
         return sorted(found, key=lambda a: (a.host, a.iface))
 
     def maintain(self, now: datetime) -> None:

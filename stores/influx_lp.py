@@ -164,6 +164,12 @@ def alert_line(a: AlertState) -> str:
     return _line(ALERT_MEASUREMENT, tags, fields, to_ms(a.since))
 
 
+def cleared_alert_line(host: str, iface: str, at: datetime) -> str:
+    """A cleared alert → an `alert` point at the time of clearing, marked `cleared`."""
+    tags = [("host", host), ("interface", tag_iface(iface))]
+    return _line(ALERT_MEASUREMENT, tags, ["active=false", "cleared=true"], to_ms(at))
+
+
 def ident(name: str) -> str:
     """An InfluxQL identifier: double-quoted, `\\` and `"` escaped."""
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'

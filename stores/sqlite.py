@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from schemas import AlertState, HostState, HostStatus, InterfaceSample, Message
+from schemas import AlertState, Cleared, HostState, HostStatus, InterfaceSample, Message
 from stores.base import (
     BatchRejected,
     HostRecord,
@@ -43,7 +43,13 @@ from stores.sqlite_rollup import DAY_MS, purge_raw, purge_rollup, rollup_hours
 from stores.sqlite_rows import RAW_COLUMNS, from_row, meta_from_text
 from stores.sqlite_schema import migrate
 from stores.sqlite_url import SqliteOptions, parse_url
-from stores.sqlite_write import IdCache, write_alerts, write_samples, write_statuses
+from stores.sqlite_write import (
+    IdCache,
+    clear_alerts,
+    write_alerts,
+    write_samples,
+    write_statuses,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -135,6 +141,9 @@ class SqliteStore:
         samples = [m for m in messages if isinstance(m, InterfaceSample)]
         statuses = [m for m in messages if isinstance(m, HostStatus)]
         alerts = [m for m in messages if isinstance(m, AlertState)]
+        # A cleared alert is kept as an empty body at the time of clearing, so that an older
+        # alert arriving after it (a redelivery) stays hidden; cleared statuses change nothing.
+        cleared = [(m.host, m.iface, m.at) for m in messages if isinstance(m, Cleared) and m.iface]
         if not messages:
             return
 
@@ -142,6 +151,7 @@ class SqliteStore:
             skipped = write_samples(conn, self._ids, samples) if samples else 0
             write_statuses(conn, statuses)
             write_alerts(conn, alerts)
+            clear_alerts(conn, cleared)
             return skipped
 
         skipped = self._write(work)
@@ -198,7 +208,10 @@ class SqliteStore:
 
     def alerts(self, host_id: str | None = None) -> list[AlertState]:
         """Latest alert state of every interface that has one, ordered by host and interface."""
-        sql = "SELECT body FROM alerts WHERE ? IS NULL OR host = ? ORDER BY host, iface"
+        sql = (
+            "SELECT body FROM alerts WHERE (? IS NULL OR host = ?) AND body != '' "
+            "ORDER BY host, iface"
+        )
         rows = self._read(lambda conn: conn.execute(sql, (host_id, host_id)).fetchall())
         return [AlertState.model_validate_json(r[0]) for r in rows]
 

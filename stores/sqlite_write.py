@@ -178,3 +178,13 @@ def write_alerts(conn: sqlite3.Connection, alerts: Sequence[AlertState]) -> None
         "WHERE excluded.since >= alerts.since",
         [(a.host, a.iface, to_ms(a.since), a.model_dump_json()) for a in alerts],
     )
+
+
+def clear_alerts(conn: sqlite3.Connection, cleared: Sequence[tuple[str, str, datetime]]) -> None:
+    """Mark alerts cleared at a time (host, iface, at): an empty body, newest by time wins."""
+    conn.executemany(
+        "INSERT INTO alerts (host, iface, since, body) VALUES (?, ?, ?, '') "
+        "ON CONFLICT (host, iface) DO UPDATE SET since = excluded.since, body = '' "
+        "WHERE excluded.since >= alerts.since",
+        [(host, iface, to_ms(at)) for host, iface, at in cleared],
+    )

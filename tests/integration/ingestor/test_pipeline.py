@@ -10,6 +10,7 @@ import pytest
 
 from schemas import (
     MAX_PAYLOAD_BYTES,
+    AlertState,
     HostStatus,
     Reason,
     TopicScheme,
@@ -201,3 +202,34 @@ def test_two_ingestors_in_a_group_split_the_stream(
     assert sum(shares) == 2000, f"some messages were processed twice: {shares}"
     keys = stored_keys(store_url, unique)
     assert len(keys) == 2000 and len(set(keys)) == 2000
+
+
+def test_clearing_a_retained_alert_removes_it_without_a_dead_letter(
+    mosquitto: Mosquitto, store_url: str, topic_prefix: str, unique: str
+) -> None:
+    scheme = TopicScheme(topic_prefix)
+    since = datetime.now(UTC) - timedelta(minutes=5)
+    alert = AlertState(host=unique, iface="eth9", active=True, reason="errors", since=since)
+    dead = Collector(mosquitto, scheme.rejected())
+    pub = Publisher(mosquitto)
+    ing = ThreadIngestor(settings(mosquitto, store_url, topic_prefix))
+    store = open_store(store_url)
+
+    def alerts() -> list[str]:
+        return [a.iface for a in store.alerts(unique)]
+
+    try:
+        pub.publish([(scheme.alert(unique, "eth9"), encode(alert))], retain=True)
+        wait_for(lambda: alerts() == ["eth9"], 10, "the retained alert stored")
+        # An operator (or the publisher) clears the retained alert and the retained status.
+        pub.publish(
+            [(scheme.alert(unique, "eth9"), b""), (scheme.status(unique), b"")], retain=True
+        )
+        wait_for(lambda: alerts() == [], 10, lambda: f"alert still listed: {alerts()}")
+        wait_for(lambda: _stored(ing) >= 3, 10, "the clears acked as stored")
+    finally:
+        pub.close()
+        assert ing.stop() == 0
+        store.close()
+        dead.close()
+    assert dead.payloads == []

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from schemas import HostState, InterfaceSample
+from schemas import Cleared, HostState, InterfaceSample
 from stores import Bucket, SeriesResult, Store
 from tests.integration.stores.contract_data import BASE, HOST, alert, at, s, status
 
@@ -310,6 +310,22 @@ def test_alerts_latest_per_interface(store: Store) -> None:
     store.write_batch([alert("eth0", sec=200, active=False)])
     assert [(a.iface, a.active) for a in store.alerts("h1")] == [("eth0", False)]
     assert store.alerts("h3") == []
+
+
+def test_a_cleared_alert_is_gone_and_older_ones_stay_hidden(store: Store) -> None:
+    # An empty retained message on the alert topic: decode() makes a Cleared of it.
+    store.write_batch([alert("eth0", sec=100), alert("wlan0", sec=100)])
+    store.write_batch([Cleared(host=HOST, iface="eth0", at=at(150))])
+    assert [a.iface for a in store.alerts()] == ["wlan0"]
+    # A redelivered alert that began before the clear stays hidden; a newer one shows.
+    store.write_batch([alert("eth0", sec=120)])
+    assert [a.iface for a in store.alerts(HOST)] == ["wlan0"]
+    store.write_batch([alert("eth0", sec=200)])
+    assert store.alerts(HOST) == [alert("eth0", sec=200), alert("wlan0", sec=100)]
+    # Clearing what never existed, or a host's status, stores nothing visible.
+    store.write_batch([Cleared(host="h9", iface="x", at=at(1)), Cleared(host=HOST, at=at(300))])
+    assert [a.iface for a in store.alerts()] == ["eth0", "wlan0"]
+    assert store.host("h9") is None
 
 
 # --- samples (export) ---------------------------------------------------------------------

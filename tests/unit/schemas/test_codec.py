@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from schemas import (
     MAX_PAYLOAD_BYTES,
     AlertState,
+    Cleared,
     DecodeError,
     HostState,
     HostStatus,
@@ -146,4 +147,24 @@ def test_decode_never_raises_anything_else(topic: str | bytes, payload: bytes) -
     except DecodeError as err:
         assert isinstance(err.reason, Reason)
     else:
-        assert isinstance(msg, InterfaceSample | HostStatus | AlertState)
+        assert isinstance(msg, InterfaceSample | HostStatus | AlertState | Cleared)
+
+
+def test_an_empty_message_on_a_retained_topic_is_a_clear() -> None:
+    # What the broker forwards when `mosquitto_pub -r -n -t TOPIC` clears a retained message.
+    when = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    got = decode(scheme.alert("h1", "eth0"), b"", scheme=scheme, now=when)
+    assert got == Cleared(host="h1", iface="eth0", at=when)
+    assert got.at == when.replace(microsecond=678000)  # the store's millisecond precision
+    status = decode(scheme.status("h1"), b"", scheme=scheme, now=when)
+    assert status == Cleared(host="h1", iface=None, at=when)
+
+
+def test_an_empty_sample_is_still_bad_json() -> None:
+    # Samples are never retained: an empty one is a broken publisher, worth a dead letter.
+    assert reason_of(TOPIC, b"") is Reason.BAD_JSON
+
+
+def test_a_clear_for_a_host_id_the_schema_refuses_is_rejected() -> None:
+    bad = scheme.alert("h1", "eth0").replace("h1", "bad host!")
+    assert reason_of(bad, b"", now=datetime.now(UTC)) in (Reason.BAD_TOPIC, Reason.SCHEMA)
