@@ -45,6 +45,8 @@ _TEMPLATES: dict[type[InterfaceSample] | type[Deltas], dict[str, object]] = {
     }
     for cls in (InterfaceSample, Deltas)
 }
+_DELTA_FIELDS = frozenset(Deltas.model_fields)
+_SAMPLE_FIELDS = frozenset(InterfaceSample.model_fields) - {"v"}
 _M = TypeVar("_M", InterfaceSample, Deltas)
 _new = object.__new__
 _set = object.__setattr__
@@ -62,6 +64,63 @@ def _trusted(cls: type[_M], given: dict[str, object]) -> _M:
     _set(model, "__pydantic_extra__", None)
     _set(model, "__pydantic_private__", None)
     return model
+
+
+def _static_of(reading: InterfaceReading, boot_id: str) -> tuple[object, ...]:
+    """The link facts a sample repeats while the link does not change (_STATIC_FIELDS)."""
+    return (
+        reading.name,
+        boot_id,
+        reading.is_up,
+        reading.oper_state or OperState.UNKNOWN,
+        reading.speed_mbps,
+        reading.mtu,
+        reading.mac,
+        reading.kind,
+    )
+
+
+def _steady_sample(
+    host: str,
+    ts: datetime,
+    seq: int,
+    elapsed: float,
+    counters: tuple[int, ...],
+    deltas: tuple[int, ...],
+    static: tuple[object, ...],
+) -> InterfaceSample:
+    """What `_trusted(InterfaceSample, fields)` gives for `_build`'s fields, with deltas.
+
+    Every field but `v` is given, so `__dict__` is written out in declaration order (the
+    serializer's order) and the fields set is all of them but `v`.
+    """
+    c0, c1, c2, c3, c4, c5, c6, c7, c8, c9 = counters
+    d0, d1, d2, d3, d4, d5, d6, d7, d8, d9 = deltas
+    iface, boot_id, is_up, oper_state, speed_mbps, mtu, mac, kind = static
+    delta = _new(Deltas)
+    _set(delta, "__dict__", {
+        "rx_bytes": d0, "tx_bytes": d1, "rx_packets": d2, "tx_packets": d3, "rx_errors": d4,
+        "tx_errors": d5, "rx_dropped": d6, "tx_dropped": d7, "multicast": d8, "collisions": d9,
+    })  # fmt: skip
+    _set(delta, "__pydantic_fields_set__", set(_DELTA_FIELDS))
+    _set(delta, "__pydantic_extra__", None)
+    _set(delta, "__pydantic_private__", None)
+    sample = _new(InterfaceSample)
+    _set(sample, "__dict__", {
+        "v": 1, "host": host, "iface": iface, "ts": ts, "seq": seq, "boot_id": boot_id,
+        "interval_s": elapsed,
+        "rx_bytes": c0, "tx_bytes": c1, "rx_packets": c2, "tx_packets": c3, "rx_errors": c4,
+        "tx_errors": c5, "rx_dropped": c6, "tx_dropped": c7, "multicast": c8, "collisions": c9,
+        "delta": delta,
+        "rx_bytes_per_sec": d0 / elapsed, "tx_bytes_per_sec": d1 / elapsed,
+        "rx_packets_per_sec": d2 / elapsed, "tx_packets_per_sec": d3 / elapsed,
+        "is_up": is_up, "oper_state": oper_state, "speed_mbps": speed_mbps, "mtu": mtu,
+        "mac": mac, "kind": kind,
+    })  # fmt: skip
+    _set(sample, "__pydantic_fields_set__", set(_SAMPLE_FIELDS))
+    _set(sample, "__pydantic_extra__", None)
+    _set(sample, "__pydantic_private__", None)
+    return sample
 
 
 def _max_speed(a: int | None, b: int | None) -> int | None:
@@ -100,6 +159,7 @@ class Sampler:
         self._prev: dict[str, _Previous] = {}
         self._invalid: set[str] = set()
         self._valid_static: set[tuple[object, ...]] = set()
+        self._static: dict[str, tuple[object, ...]] = {}  # name -> its last validated facts
         self._cycle_ts: datetime | None = None  # this cycle's time as validation made it
 
     @property
@@ -117,11 +177,49 @@ class Sampler:
             state = _Previous(
                 _PICK(reading.counters), at, reading.ifindex, boot_id, reading.speed_mbps
             )
-            sample = self._build(reading, state, previous.get(reading.name), ts)
+            prev = previous.get(reading.name)
+            sample = self._steady(reading, state, prev)
+            if sample is None:
+                sample = self._build(reading, state, prev, ts)
             if sample is not None:
                 self._prev[reading.name] = state
                 samples.append(sample)
         return samples
+
+    def _steady(
+        self, reading: InterfaceReading, cur: _Previous, prev: _Previous | None
+    ) -> InterfaceSample | None:
+        """The common sample, built straight; None unless `_build` would trust it.
+
+        That is: an interface whose link facts validated before (this cycle's time too),
+        same boot and ifindex, time passed, every counter an int in bounds that did not go
+        down. The sample is then the one `_build` makes, field for field (property-tested).
+        """
+        if (
+            prev is None
+            or not self.trust
+            or self._cycle_ts is None
+            or prev.ifindex != cur.ifindex
+            or prev.boot_id != cur.boot_id
+            or self.next_seq > _MAX_SEQ
+        ):
+            return None
+        counters = cur.counters
+        elapsed = round(cur.at - prev.at, 6)
+        static = _static_of(reading, cur.boot_id)
+        if (
+            elapsed <= 0
+            or self._static.get(reading.name) != static
+            or not _INT_ONLY.issuperset(map(type, counters))
+            or max(counters) > _MAX_COUNTER
+        ):
+            return None
+        deltas = tuple(map(operator.sub, counters, prev.counters))
+        if min(deltas) < 0 or min(counters) < 0:  # a wrap or a reset: _build decides
+            return None
+        seq = self.next_seq
+        self.next_seq = seq + 1
+        return _steady_sample(self.host, self._cycle_ts, seq, elapsed, counters, deltas, static)
 
     @staticmethod
     def _deltas(cur: _Previous, prev: _Previous | None) -> tuple[float, tuple[int, ...] | None]:
@@ -143,16 +241,7 @@ class Sampler:
             fields["delta"] = dict(zip(COUNTER_NAMES, deltas, strict=True))
             for name, delta in zip(RATE_NAMES, deltas, strict=False):
                 fields[name] = delta / elapsed  # elapsed > 0 whenever deltas are known
-        static = (
-            reading.name,
-            cur.boot_id,
-            reading.is_up,
-            reading.oper_state or OperState.UNKNOWN,
-            reading.speed_mbps,
-            reading.mtu,
-            reading.mac,
-            reading.kind,
-        )
+        static = _static_of(reading, cur.boot_id)
         fields.update(zip(_STATIC_FIELDS, static, strict=True))
         fields.update(host=self.host, ts=ts, seq=self.next_seq, interval_s=elapsed or None)
         sample: InterfaceSample | None
@@ -198,7 +287,9 @@ class Sampler:
             return None
         if len(self._valid_static) > _STATIC_CACHE_MAX:  # veth names churn with containers
             self._valid_static.clear()
+            self._static.clear()
         self._valid_static.add(static)
+        self._static[name] = static
         if self._cycle_ts is None:
             self._cycle_ts = sample.ts
         return sample
