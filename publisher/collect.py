@@ -131,11 +131,27 @@ def _read_int(path: str, base: int = 10) -> int | None:
         return None
 
 
-def parse_net_dev(text: str) -> tuple[dict[str, NetDevCounters], list[str]]:
-    """Parse /proc/net/dev: counters by interface name, and warnings for lines skipped."""
+ParsedLines = dict[str, tuple[str, NetDevCounters]]
+
+
+def parse_net_dev(
+    text: str, known: ParsedLines | None = None
+) -> tuple[dict[str, NetDevCounters], list[str]]:
+    """Parse /proc/net/dev: counters by interface name, and warnings for lines skipped.
+
+    `known` maps lines to what they gave the previous time: an idle interface's line does
+    not change, so it is not parsed again. It is updated to this text's good lines only.
+    """
     rows: dict[str, NetDevCounters] = {}
     warnings: list[str] = []
+    previous = known or {}
+    parsed_now: ParsedLines = {}
     for number, line in enumerate(text.splitlines(), start=1):
+        parsed = previous.get(line)
+        if parsed is not None:
+            rows[parsed[0]] = parsed[1]
+            parsed_now[line] = parsed
+            continue
         name, sep, rest = line.partition(":")
         if not sep:
             if line.strip() and "|" not in line:  # the two header lines carry '|'
@@ -150,18 +166,27 @@ def parse_net_dev(text: str) -> tuple[dict[str, NetDevCounters], list[str]]:
             warnings.append(f"/proc/net/dev line {number} skipped (garbage): {line[:120]!r}")
             continue
         rows[name] = values
+        parsed_now[line] = (name, values)
+    if known is not None:  # only this text's lines: the memory stays one file's worth
+        known.clear()
+        known.update(parsed_now)
     return rows, warnings
 
 
-def read_net_dev(proc_root: str | Path) -> tuple[dict[str, NetDevCounters], list[str]]:
-    """Read and parse `{proc_root}/net/dev`; a missing or empty file gives no rows and a warning."""
+def read_net_dev(
+    proc_root: str | Path, known: ParsedLines | None = None
+) -> tuple[dict[str, NetDevCounters], list[str]]:
+    """Read and parse `{proc_root}/net/dev`; a missing or empty file gives no rows and a warning.
+
+    `known`: see parse_net_dev.
+    """
     path = os.path.join(proc_root, "net", "dev")
     try:
         with open(path, "rb") as f:
             raw = f.read()
     except OSError as exc:
         return {}, [f"cannot read {path}: {exc.strerror or exc}"]
-    rows, warnings = parse_net_dev(raw.decode("utf-8", "replace"))
+    rows, warnings = parse_net_dev(raw.decode("utf-8", "replace"), known)
     if not rows and not warnings:
         warnings.append(f"{path} lists no interfaces")
     return rows, warnings
@@ -321,6 +346,7 @@ class Collector:
         self._details: dict[str, tuple[int | None, OperState | None, LinkDetails]] = {}
         self._cycles = 0
         self._warned: set[str] = set()
+        self._lines: ParsedLines = {}  # /proc/net/dev lines parsed last time
 
     def _cached_details(
         self, name: str, ifindex: int | None, oper_state: OperState | None
@@ -344,7 +370,7 @@ class Collector:
         self._cycles += 1
         if self._cycles % self.DETAILS_REFRESH_CYCLES == 0:
             self._details.clear()  # picks up a changed MTU or MAC; bounds the cache as links churn
-        rows, warnings = read_net_dev(self.proc_root)
+        rows, warnings = read_net_dev(self.proc_root, self._lines)
         self._warn_new(warnings)
         return [
             read_interface(self.sys_root, name, values, self._cached_details)
