@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from publisher.sysfs import LinkFiles, parse_int
 from schemas import InterfaceKind, OperState
 
 log = logging.getLogger(__name__)
@@ -122,13 +123,7 @@ def _read(path: str) -> str | None:
 
 def _read_int(path: str, base: int = 10) -> int | None:
     """A numeric attribute (int() takes the bytes and their newline as they are)."""
-    raw = _read_bytes(path)
-    if raw is None:
-        return None
-    try:
-        return int(raw, base)
-    except ValueError:
-        return None
+    return parse_int(_read_bytes(path), base)
 
 
 ParsedLines = dict[str, tuple[str, NetDevCounters]]
@@ -256,19 +251,21 @@ def read_interface(
     name: str,
     counters: NetDevCounters,
     details: DetailsSource | None = None,
+    files: LinkFiles | None = None,
 ) -> InterfaceReading:
-    """Combine one /proc/net/dev row with the link's sysfs attributes."""
-    base = f"{sys_root}/class/net/{name}/"
-    state_raw = _read_bytes(base + "operstate")
+    """Combine one /proc/net/dev row with the link's sysfs attributes (read by `files`)."""
+    if files is None:
+        files = LinkFiles(str(sys_root), keep=False)
+    ifindex = files.ifindex(name)  # first: it checks that kept files are still this link's
+    state_raw = files.read(name, "operstate")
     oper_state = None
     if state_raw is not None:
         oper_state = _OPER_STATES.get(state_raw.strip(), OperState.UNKNOWN)
     carrier = flags = None
     if oper_state is OperState.UNKNOWN:  # only then do IFF_UP and carrier decide is_up
-        carrier_int = _read_int(base + "carrier")
+        carrier_int = parse_int(files.read(name, "carrier"))
         carrier = None if carrier_int is None else carrier_int == 1
-        flags = _read_int(base + "flags", 16)
-    ifindex = _read_int(base + "ifindex")
+        flags = parse_int(files.read(name, "flags"), 16)
     info = details(name, ifindex, oper_state) if details else read_details(sys_root, name)
     return InterfaceReading(  # positional: much cheaper than keywords for a NamedTuple
         name,
@@ -319,7 +316,8 @@ def get_network_interfaces(
     for warning in warnings:
         log.warning("%s", warning)
     wanted = InterfaceFilter(include, exclude)
-    return [read_interface(sys_root, n, v) for n, v in rows.items() if wanted(n)]
+    files = LinkFiles(str(sys_root), keep=False)
+    return [read_interface(sys_root, n, v, files=files) for n, v in rows.items() if wanted(n)]
 
 
 class Collector:
@@ -347,6 +345,7 @@ class Collector:
         self._cycles = 0
         self._warned: set[str] = set()
         self._lines: ParsedLines = {}  # /proc/net/dev lines parsed last time
+        self._files = LinkFiles(self.sys_root)
 
     def _cached_details(
         self, name: str, ifindex: int | None, oper_state: OperState | None
@@ -372,11 +371,16 @@ class Collector:
             self._details.clear()  # picks up a changed MTU or MAC; bounds the cache as links churn
         rows, warnings = read_net_dev(self.proc_root, self._lines)
         self._warn_new(warnings)
+        self._files.retain(rows)
         return [
-            read_interface(self.sys_root, name, values, self._cached_details)
+            read_interface(self.sys_root, name, values, self._cached_details, self._files)
             for name, values in rows.items()
             if self.wanted(name)
         ]
+
+    def close(self) -> None:
+        """Close the sysfs files kept open."""
+        self._files.close()
 
     def boot_id(self) -> str:
         """The boot id, or a constant placeholder (reboots then show only as counter resets)."""
