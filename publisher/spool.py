@@ -165,10 +165,11 @@ class Spool:
         """Insert rows given as flat (topic, payload, size) triples; the highest id after."""
         # One statement of many rows: a statement per row costs more than the row itself.
         step = _INSERT_ROWS_MAX * 3
+        last_id = self.last_id
         for start in range(0, len(params), step):
             chunk = params[start : start + step]
-            self.db.execute(_insert_sql(len(chunk) // 3), chunk)
-        return self._max_id()
+            last_id = self.db.execute(_insert_sql(len(chunk) // 3), chunk).lastrowid or last_id
+        return last_id
 
     def _drop_oldest(self, excess: int) -> tuple[int, int, int]:
         """Delete the oldest rows until `excess` bytes are freed; (rows, bytes, last id gone)."""

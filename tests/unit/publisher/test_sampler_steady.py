@@ -106,8 +106,7 @@ def test_the_steady_path_takes_the_common_cycles(monkeypatch: pytest.MonkeyPatch
     cycles = [(0.1, "b1", [("eth0", 100, {}), ("eth1", 0, {})])] * 3
     samples = run(cycles, trust=True)  # type: ignore[arg-type]
     assert sum(map(len, samples)) == 18
-    # Not the first cycle (no deltas yet), nor each cycle's first sample (validated: the time).
-    assert len(built) == 18 - 2 - 8
+    assert len(built) == 18 - 2  # all but the first cycle's (no deltas yet)
     assert list(samples[-1][0].__dict__) == list(InterfaceSample.model_fields)
 
 
@@ -121,3 +120,10 @@ def test_a_known_link_whose_counters_leave_the_schema_is_validated(grow: int) ->
     trusted, validated = run(cycles, trust=True), run(cycles, trust=False)  # type: ignore[arg-type]
     assert trusted == validated
     assert [len(s) for s in trusted] == [2, 2, 2, 1, 1, 1]
+
+
+def test_a_clock_without_a_zone_gives_no_samples_either_way() -> None:
+    for trust in (True, False):
+        sampler = Sampler("h1", wallclock=lambda: datetime(2026, 11, 22), trust=trust)
+        assert sampler.sample([BASE], "b1") == []
+        assert sampler.sample([BASE], "b1") == []
