@@ -47,8 +47,9 @@ _TEMPLATES: dict[type[InterfaceSample] | type[Deltas], dict[str, object]] = {
     }
     for cls in (InterfaceSample, Deltas)
 }
-_DELTA_FIELDS = frozenset(Deltas.model_fields)
-_SAMPLE_FIELDS = frozenset(InterfaceSample.model_fields) - {"v"}
+_DELTA_FIELDS = set(Deltas.model_fields)  # copied into each model: set.copy() is cheap
+_SAMPLE_FIELDS = set(InterfaceSample.model_fields) - {"v"}
+_new_previous = tuple.__new__
 _M = TypeVar("_M", InterfaceSample, Deltas)
 _new = object.__new__
 _set = object.__setattr__
@@ -104,7 +105,7 @@ def _steady_sample(
         "rx_bytes": d0, "tx_bytes": d1, "rx_packets": d2, "tx_packets": d3, "rx_errors": d4,
         "tx_errors": d5, "rx_dropped": d6, "tx_dropped": d7, "multicast": d8, "collisions": d9,
     })  # fmt: skip
-    _set(delta, "__pydantic_fields_set__", set(_DELTA_FIELDS))
+    _set(delta, "__pydantic_fields_set__", _DELTA_FIELDS.copy())
     _set(delta, "__pydantic_extra__", None)
     _set(delta, "__pydantic_private__", None)
     sample = _new(InterfaceSample)
@@ -119,7 +120,7 @@ def _steady_sample(
         "is_up": is_up, "oper_state": oper_state, "speed_mbps": speed_mbps, "mtu": mtu,
         "mac": mac, "kind": kind,
     })  # fmt: skip
-    _set(sample, "__pydantic_fields_set__", set(_SAMPLE_FIELDS))
+    _set(sample, "__pydantic_fields_set__", _SAMPLE_FIELDS.copy())
     _set(sample, "__pydantic_extra__", None)
     _set(sample, "__pydantic_private__", None)
     return sample
@@ -191,8 +192,9 @@ class Sampler:
         previous, self._prev = self._prev, {}
         samples: list[InterfaceSample] = []
         for reading in readings:
-            state = _Previous(
-                _PICK(reading.counters), at, reading.ifindex, boot_id, reading.speed_mbps
+            state = _new_previous(  # tuple.__new__: a NamedTuple's own __new__ is Python code
+                _Previous,
+                (_PICK(reading.counters), at, reading.ifindex, boot_id, reading.speed_mbps),
             )
             prev = previous.get(reading.name)
             sample = self._steady(reading, state, prev)
@@ -232,7 +234,8 @@ class Sampler:
         ):
             return None
         deltas = tuple(map(operator.sub, counters, prev.counters))
-        if min(deltas) < 0 or min(counters) < 0:  # a wrap or a reset: _build decides
+        # The previous counters were a sample's, so >= 0: deltas >= 0 make these so too.
+        if min(deltas) < 0:  # a wrap or a reset: _build decides
             return None
         seq = self.next_seq
         self.next_seq = seq + 1
