@@ -113,6 +113,8 @@ class AlertEvaluator:
         The first sample with known deltas always reports (so a stale retained alert
         from a previous run is replaced); samples with null deltas never do.
         """
+        if self._stays_quiet(sample):
+            return None
         errors = _rate(sample, _GET_ERRORS)
         drops = _rate(sample, _GET_DROPS)
         if errors is None or drops is None:
@@ -140,6 +142,20 @@ class AlertEvaluator:
             since=sample.ts,
             errors_per_sec=sum(errors),
             drops_per_sec=sum(drops),
+        )
+
+    def _stays_quiet(self, sample: InterfaceSample) -> bool:
+        """The common case, decided cheaply: a quiet link without errors or drops stays so.
+
+        Quiet means no limit was exceeded, so none is negative: zero per second stays below.
+        """
+        delta = sample.delta
+        return (
+            self._active.get(sample.iface) is False
+            and delta.rx_errors == 0
+            and delta.tx_errors == 0
+            and delta.rx_dropped == 0
+            and delta.tx_dropped == 0
         )
 
     def forget(self, iface: str) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from publisher.sysfs import LinkFiles, parse_int
 from schemas import InterfaceKind, OperState
 
 log = logging.getLogger(__name__)
@@ -122,20 +123,30 @@ def _read(path: str) -> str | None:
 
 def _read_int(path: str, base: int = 10) -> int | None:
     """A numeric attribute (int() takes the bytes and their newline as they are)."""
-    raw = _read_bytes(path)
-    if raw is None:
-        return None
-    try:
-        return int(raw, base)
-    except ValueError:
-        return None
+    return parse_int(_read_bytes(path), base)
 
 
-def parse_net_dev(text: str) -> tuple[dict[str, NetDevCounters], list[str]]:
-    """Parse /proc/net/dev: counters by interface name, and warnings for lines skipped."""
+ParsedLines = dict[str, tuple[str, NetDevCounters]]
+
+
+def parse_net_dev(
+    text: str, known: ParsedLines | None = None
+) -> tuple[dict[str, NetDevCounters], list[str]]:
+    """Parse /proc/net/dev: counters by interface name, and warnings for lines skipped.
+
+    `known` maps lines to what they gave the previous time: an idle interface's line does
+    not change, so it is not parsed again. It is updated to this text's good lines only.
+    """
     rows: dict[str, NetDevCounters] = {}
     warnings: list[str] = []
+    previous = known or {}
+    parsed_now: ParsedLines = {}
     for number, line in enumerate(text.splitlines(), start=1):
+        parsed = previous.get(line)
+        if parsed is not None:
+            rows[parsed[0]] = parsed[1]
+            parsed_now[line] = parsed
+            continue
         name, sep, rest = line.partition(":")
         if not sep:
             if line.strip() and "|" not in line:  # the two header lines carry '|'
@@ -150,18 +161,27 @@ def parse_net_dev(text: str) -> tuple[dict[str, NetDevCounters], list[str]]:
             warnings.append(f"/proc/net/dev line {number} skipped (garbage): {line[:120]!r}")
             continue
         rows[name] = values
+        parsed_now[line] = (name, values)
+    if known is not None:  # only this text's lines: the memory stays one file's worth
+        known.clear()
+        known.update(parsed_now)
     return rows, warnings
 
 
-def read_net_dev(proc_root: str | Path) -> tuple[dict[str, NetDevCounters], list[str]]:
-    """Read and parse `{proc_root}/net/dev`; a missing or empty file gives no rows and a warning."""
+def read_net_dev(
+    proc_root: str | Path, known: ParsedLines | None = None
+) -> tuple[dict[str, NetDevCounters], list[str]]:
+    """Read and parse `{proc_root}/net/dev`; a missing or empty file gives no rows and a warning.
+
+    `known`: see parse_net_dev.
+    """
     path = os.path.join(proc_root, "net", "dev")
     try:
         with open(path, "rb") as f:
             raw = f.read()
     except OSError as exc:
         return {}, [f"cannot read {path}: {exc.strerror or exc}"]
-    rows, warnings = parse_net_dev(raw.decode("utf-8", "replace"))
+    rows, warnings = parse_net_dev(raw.decode("utf-8", "replace"), known)
     if not rows and not warnings:
         warnings.append(f"{path} lists no interfaces")
     return rows, warnings
@@ -231,19 +251,21 @@ def read_interface(
     name: str,
     counters: NetDevCounters,
     details: DetailsSource | None = None,
+    files: LinkFiles | None = None,
 ) -> InterfaceReading:
-    """Combine one /proc/net/dev row with the link's sysfs attributes."""
-    base = f"{sys_root}/class/net/{name}/"
-    state_raw = _read_bytes(base + "operstate")
+    """Combine one /proc/net/dev row with the link's sysfs attributes (read by `files`)."""
+    if files is None:
+        files = LinkFiles(str(sys_root), keep=False)
+    ifindex = files.ifindex(name)  # first: it checks that kept files are still this link's
+    state_raw = files.read(name, "operstate")
     oper_state = None
     if state_raw is not None:
         oper_state = _OPER_STATES.get(state_raw.strip(), OperState.UNKNOWN)
     carrier = flags = None
     if oper_state is OperState.UNKNOWN:  # only then do IFF_UP and carrier decide is_up
-        carrier_int = _read_int(base + "carrier")
+        carrier_int = parse_int(files.read(name, "carrier"))
         carrier = None if carrier_int is None else carrier_int == 1
-        flags = _read_int(base + "flags", 16)
-    ifindex = _read_int(base + "ifindex")
+        flags = parse_int(files.read(name, "flags"), 16)
     info = details(name, ifindex, oper_state) if details else read_details(sys_root, name)
     return InterfaceReading(  # positional: much cheaper than keywords for a NamedTuple
         name,
@@ -294,7 +316,8 @@ def get_network_interfaces(
     for warning in warnings:
         log.warning("%s", warning)
     wanted = InterfaceFilter(include, exclude)
-    return [read_interface(sys_root, n, v) for n, v in rows.items() if wanted(n)]
+    files = LinkFiles(str(sys_root), keep=False)
+    return [read_interface(sys_root, n, v, files=files) for n, v in rows.items() if wanted(n)]
 
 
 class Collector:
@@ -321,6 +344,8 @@ class Collector:
         self._details: dict[str, tuple[int | None, OperState | None, LinkDetails]] = {}
         self._cycles = 0
         self._warned: set[str] = set()
+        self._lines: ParsedLines = {}  # /proc/net/dev lines parsed last time
+        self._files = LinkFiles(self.sys_root)
 
     def _cached_details(
         self, name: str, ifindex: int | None, oper_state: OperState | None
@@ -344,13 +369,18 @@ class Collector:
         self._cycles += 1
         if self._cycles % self.DETAILS_REFRESH_CYCLES == 0:
             self._details.clear()  # picks up a changed MTU or MAC; bounds the cache as links churn
-        rows, warnings = read_net_dev(self.proc_root)
+        rows, warnings = read_net_dev(self.proc_root, self._lines)
         self._warn_new(warnings)
+        self._files.retain(rows)
         return [
-            read_interface(self.sys_root, name, values, self._cached_details)
+            read_interface(self.sys_root, name, values, self._cached_details, self._files)
             for name, values in rows.items()
             if self.wanted(name)
         ]
+
+    def close(self) -> None:
+        """Close the sysfs files kept open."""
+        self._files.close()
 
     def boot_id(self) -> str:
         """The boot id, or a constant placeholder (reboots then show only as counter resets)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import operator
 import time
@@ -9,11 +10,12 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import NamedTuple, TypeVar, cast
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from publisher.collect import InterfaceReading, NetDevCounters
 from publisher.counters import compute_deltas
 from schemas import COUNTER_NAMES, RATE_NAMES, Deltas, InterfaceSample, OperState
+from schemas.messages import Timestamp
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,9 @@ _TEMPLATES: dict[type[InterfaceSample] | type[Deltas], dict[str, object]] = {
     }
     for cls in (InterfaceSample, Deltas)
 }
+_DELTA_FIELDS = set(Deltas.model_fields)  # copied into each model: set.copy() is cheap
+_SAMPLE_FIELDS = set(InterfaceSample.model_fields) - {"v"}
+_new_previous = tuple.__new__
 _M = TypeVar("_M", InterfaceSample, Deltas)
 _new = object.__new__
 _set = object.__setattr__
@@ -62,6 +67,78 @@ def _trusted(cls: type[_M], given: dict[str, object]) -> _M:
     _set(model, "__pydantic_extra__", None)
     _set(model, "__pydantic_private__", None)
     return model
+
+
+def _static_of(reading: InterfaceReading, boot_id: str) -> tuple[object, ...]:
+    """The link facts a sample repeats while the link does not change (_STATIC_FIELDS)."""
+    return (
+        reading.name,
+        boot_id,
+        reading.is_up,
+        reading.oper_state or OperState.UNKNOWN,
+        reading.speed_mbps,
+        reading.mtu,
+        reading.mac,
+        reading.kind,
+    )
+
+
+def _steady_sample(
+    host: str,
+    ts: datetime,
+    seq: int,
+    elapsed: float,
+    counters: tuple[int, ...],
+    deltas: tuple[int, ...],
+    static: tuple[object, ...],
+) -> InterfaceSample:
+    """What `_trusted(InterfaceSample, fields)` gives for `_build`'s fields, with deltas.
+
+    Every field but `v` is given, so `__dict__` is written out in declaration order (the
+    serializer's order) and the fields set is all of them but `v`.
+    """
+    c0, c1, c2, c3, c4, c5, c6, c7, c8, c9 = counters
+    d0, d1, d2, d3, d4, d5, d6, d7, d8, d9 = deltas
+    iface, boot_id, is_up, oper_state, speed_mbps, mtu, mac, kind = static
+    delta = _new(Deltas)
+    _set(delta, "__dict__", {
+        "rx_bytes": d0, "tx_bytes": d1, "rx_packets": d2, "tx_packets": d3, "rx_errors": d4,
+        "tx_errors": d5, "rx_dropped": d6, "tx_dropped": d7, "multicast": d8, "collisions": d9,
+    })  # fmt: skip
+    _set(delta, "__pydantic_fields_set__", _DELTA_FIELDS.copy())
+    _set(delta, "__pydantic_extra__", None)
+    _set(delta, "__pydantic_private__", None)
+    sample = _new(InterfaceSample)
+    _set(sample, "__dict__", {
+        "v": 1, "host": host, "iface": iface, "ts": ts, "seq": seq, "boot_id": boot_id,
+        "interval_s": elapsed,
+        "rx_bytes": c0, "tx_bytes": c1, "rx_packets": c2, "tx_packets": c3, "rx_errors": c4,
+        "tx_errors": c5, "rx_dropped": c6, "tx_dropped": c7, "multicast": c8, "collisions": c9,
+        "delta": delta,
+        "rx_bytes_per_sec": d0 / elapsed, "tx_bytes_per_sec": d1 / elapsed,
+        "rx_packets_per_sec": d2 / elapsed, "tx_packets_per_sec": d3 / elapsed,
+        "is_up": is_up, "oper_state": oper_state, "speed_mbps": speed_mbps, "mtu": mtu,
+        "mac": mac, "kind": kind,
+    })  # fmt: skip
+    _set(sample, "__pydantic_fields_set__", _SAMPLE_FIELDS.copy())
+    _set(sample, "__pydantic_extra__", None)
+    _set(sample, "__pydantic_private__", None)
+    return sample
+
+
+@functools.cache
+def _ts_adapter() -> TypeAdapter[datetime]:
+    return TypeAdapter(Timestamp)
+
+
+def _validated_ts(ts: datetime) -> datetime | None:
+    """The time as validating a sample makes it (UTC, milliseconds); None if refused."""
+    # Validating the time alone costs a fraction of a whole sample's validation, which
+    # used to be done once per cycle to learn it (most of it cold code after an interval).
+    try:
+        return _ts_adapter().validate_python(ts, strict=True)
+    except ValidationError:
+        return None
 
 
 def _max_speed(a: int | None, b: int | None) -> int | None:
@@ -100,7 +177,8 @@ class Sampler:
         self._prev: dict[str, _Previous] = {}
         self._invalid: set[str] = set()
         self._valid_static: set[tuple[object, ...]] = set()
-        self._cycle_ts: datetime | None = None  # this cycle's time as validation made it
+        self._static: dict[str, tuple[object, ...]] = {}  # name -> its last validated facts
+        self._cycle_ts: datetime | None = None  # this cycle's time as validation makes it
 
     @property
     def tracked(self) -> frozenset[str]:
@@ -110,18 +188,58 @@ class Sampler:
     def sample(self, readings: Iterable[InterfaceReading], boot_id: str) -> list[InterfaceSample]:
         """One sample per reading, all stamped now; interfaces not read any more are retired."""
         at, ts = self.monotonic(), self.wallclock()
-        self._cycle_ts = None
+        self._cycle_ts = _validated_ts(ts)
         previous, self._prev = self._prev, {}
         samples: list[InterfaceSample] = []
         for reading in readings:
-            state = _Previous(
-                _PICK(reading.counters), at, reading.ifindex, boot_id, reading.speed_mbps
+            state = _new_previous(  # tuple.__new__: a NamedTuple's own __new__ is Python code
+                _Previous,
+                (_PICK(reading.counters), at, reading.ifindex, boot_id, reading.speed_mbps),
             )
-            sample = self._build(reading, state, previous.get(reading.name), ts)
+            prev = previous.get(reading.name)
+            sample = self._steady(reading, state, prev)
+            if sample is None:
+                sample = self._build(reading, state, prev, ts)
             if sample is not None:
                 self._prev[reading.name] = state
                 samples.append(sample)
         return samples
+
+    def _steady(
+        self, reading: InterfaceReading, cur: _Previous, prev: _Previous | None
+    ) -> InterfaceSample | None:
+        """The common sample, built straight; None unless `_build` would trust it.
+
+        That is: an interface whose link facts validated before (this cycle's time too),
+        same boot and ifindex, time passed, every counter an int in bounds that did not go
+        down. The sample is then the one `_build` makes, field for field (property-tested).
+        """
+        if (
+            prev is None
+            or not self.trust
+            or self._cycle_ts is None
+            or prev.ifindex != cur.ifindex
+            or prev.boot_id != cur.boot_id
+            or self.next_seq > _MAX_SEQ
+        ):
+            return None
+        counters = cur.counters
+        elapsed = round(cur.at - prev.at, 6)
+        static = _static_of(reading, cur.boot_id)
+        if (
+            elapsed <= 0
+            or self._static.get(reading.name) != static
+            or not _INT_ONLY.issuperset(map(type, counters))
+            or max(counters) > _MAX_COUNTER
+        ):
+            return None
+        deltas = tuple(map(operator.sub, counters, prev.counters))
+        # The previous counters were a sample's, so >= 0: deltas >= 0 make these so too.
+        if min(deltas) < 0:  # a wrap or a reset: _build decides
+            return None
+        seq = self.next_seq
+        self.next_seq = seq + 1
+        return _steady_sample(self.host, self._cycle_ts, seq, elapsed, counters, deltas, static)
 
     @staticmethod
     def _deltas(cur: _Previous, prev: _Previous | None) -> tuple[float, tuple[int, ...] | None]:
@@ -143,16 +261,7 @@ class Sampler:
             fields["delta"] = dict(zip(COUNTER_NAMES, deltas, strict=True))
             for name, delta in zip(RATE_NAMES, deltas, strict=False):
                 fields[name] = delta / elapsed  # elapsed > 0 whenever deltas are known
-        static = (
-            reading.name,
-            cur.boot_id,
-            reading.is_up,
-            reading.oper_state or OperState.UNKNOWN,
-            reading.speed_mbps,
-            reading.mtu,
-            reading.mac,
-            reading.kind,
-        )
+        static = _static_of(reading, cur.boot_id)
         fields.update(zip(_STATIC_FIELDS, static, strict=True))
         fields.update(host=self.host, ts=ts, seq=self.next_seq, interval_s=elapsed or None)
         sample: InterfaceSample | None
@@ -198,7 +307,7 @@ class Sampler:
             return None
         if len(self._valid_static) > _STATIC_CACHE_MAX:  # veth names churn with containers
             self._valid_static.clear()
+            self._static.clear()
         self._valid_static.add(static)
-        if self._cycle_ts is None:
-            self._cycle_ts = sample.ts
+        self._static[name] = static
         return sample

@@ -419,6 +419,7 @@ class Publisher:
         self.transport.close()
         left = self.spool.depth
         self.spool.close()
+        self.collector.close()
         if left:
             log.warning("%d samples stay in the spool for the next run", left)
         return 1 if once and left else 0

@@ -9,6 +9,7 @@ also keeps the last `seq` handed out, so sample numbers keep growing across rest
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import logging
 import os
@@ -39,6 +40,10 @@ _COUNT_LIST = (
     " WHERE id IN (SELECT value FROM json_each(?))"
 )
 _DELETE_LIST = "DELETE FROM queue WHERE id IN (SELECT value FROM json_each(?))"
+# SQLite 3.35+ deletes and reports the sizes freed in one statement.
+_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
+_RETURN_SIZE = " RETURNING size"
+_INSERT_ROWS_MAX = 300  # 900 parameters per statement: below every SQLite's limit (999)
 
 Row = tuple[int, str, bytes]
 
@@ -121,18 +126,21 @@ class Spool:
 
         Returns how many of the oldest were dropped to keep under the size cap.
         """
-        rows = [(t, p, len(t) + len(p) + ROW_OVERHEAD_BYTES) for t, p in items]
-        added = sum(r[2] for r in rows)
+        params: list[object] = []
+        added = 0
+        for topic, payload in items:
+            size = len(topic) + len(payload) + ROW_OVERHEAD_BYTES
+            params += (topic, payload, size)
+            added += size
         with self._transaction():
             removed, removed_bytes = self._delete(sorted(set(acked)))
-            self.db.executemany("INSERT INTO queue (topic, payload, size) VALUES (?, ?, ?)", rows)
+            last_id = self._insert(params)
             if last_seq is not None:
                 self.db.execute(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_seq', ?)", (last_seq,)
                 )
             size = self.bytes - removed_bytes + added
             dropped, freed, dropped_up_to = self._drop_oldest(size - self.max_bytes)
-            last_id = self._max_id()
         self.last_id = last_id
         # AUTOINCREMENT ids within one transaction are consecutive.
         first_id = last_id - len(items) + 1
@@ -152,6 +160,16 @@ class Spool:
                 self.dropped,
             )
         return dropped
+
+    def _insert(self, params: list[object]) -> int:
+        """Insert rows given as flat (topic, payload, size) triples; the highest id after."""
+        # One statement of many rows: a statement per row costs more than the row itself.
+        step = _INSERT_ROWS_MAX * 3
+        last_id = self.last_id
+        for start in range(0, len(params), step):
+            chunk = params[start : start + step]
+            last_id = self.db.execute(_insert_sql(len(chunk) // 3), chunk).lastrowid or last_id
+        return last_id
 
     def _drop_oldest(self, excess: int) -> tuple[int, int, int]:
         """Delete the oldest rows until `excess` bytes are freed; (rows, bytes, last id gone)."""
@@ -198,6 +216,9 @@ class Spool:
         else:
             params = (json.dumps(list(ids)),)
             count_sql, delete_sql = _COUNT_LIST, _DELETE_LIST
+        if _RETURNING:
+            sizes = self.db.execute(delete_sql + _RETURN_SIZE, params).fetchall()
+            return len(sizes), sum(size for (size,) in sizes)
         removed, freed = self.db.execute(count_sql, params).fetchone()
         if removed:
             self.db.execute(delete_sql, params)
@@ -219,3 +240,10 @@ class Spool:
             self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.db.close()
         os.close(self._lock_fd)
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(rows: int) -> str:
+    """`INSERT` of `rows` rows (a host's interface count: a few distinct values)."""
+    values = ",".join(["(?, ?, ?)"] * rows)  # placeholders only: the values are bound
+    return f"INSERT INTO queue (topic, payload, size) VALUES {values}"  # noqa: S608
