@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
-from schemas import HostState, HostStatus, InterfaceSample, encode
+from schemas import AlertState, HostState, HostStatus, InterfaceSample, encode
 from schemas.messages import _format_ts
 from tests.factories import sample
 
@@ -97,3 +97,13 @@ def test_timestamps_print_in_their_own_zone_whatever_was_printed_before() -> Non
     assert _format_ts(utc) == "2026-11-22T12:00:00.123Z"
     assert _format_ts(plus2) == "2026-11-22T14:00:00.123+02:00"
     assert _format_ts(utc) == "2026-11-22T12:00:00.123Z"
+
+
+def test_equal_instants_in_any_zone_validate_to_the_same_utc_millisecond() -> None:
+    # _to_utc_ms is cached by instant: zones and sub-millisecond parts must not leak through.
+    base = datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=UTC)
+    plus2 = base.astimezone(timezone(timedelta(hours=2)))
+    for ts in (base, plus2, base.replace(microsecond=890999), plus2.replace(microsecond=890001)):
+        got = AlertState(host="h1", iface="eth0", active=True, since=ts).since
+        assert got == base.replace(microsecond=890000)
+        assert got.tzinfo is UTC and got.utcoffset() == timedelta(0)
