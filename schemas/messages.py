@@ -67,8 +67,9 @@ def _check_iface(name: str) -> str:
 
 # Cached: a batch and a publisher's cycle repeat the same instants, and the result depends
 # on the instant alone (equal datetimes in other zones are the same instant, hash alike and
-# give the same UTC value), so a hit skips astimezone() and replace().
-@functools.lru_cache(maxsize=4096)
+# give the same UTC value), so a hit skips astimezone() and replace(). Small: repeats come
+# close together, and a long-running publisher should not hold thousands of old instants.
+@functools.lru_cache(maxsize=256)
 def _to_utc_ms(value: datetime) -> datetime:
     """Normalise to UTC with millisecond precision, the precision of the point key."""
     value = value.astimezone(UTC)
