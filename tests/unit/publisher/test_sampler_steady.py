@@ -9,24 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import publisher.sampler as sampler_module
-from publisher.collect import InterfaceReading, NetDevCounters
+from publisher.collect import NetDevCounters
 from publisher.sampler import Sampler
 from schemas import InterfaceKind, InterfaceSample, OperState, encode
+from tests.unit.publisher.readings import eth0
 
-BASE = InterfaceReading(
-    name="eth0",
-    counters=NetDevCounters._make([10**6] * 16),
-    is_up=True,
-    oper_state=OperState.UP,
-    carrier=None,
-    speed_mbps=1000,
-    mtu=1500,
-    flags=None,
-    ifindex=2,
-    mac="52:54:00:12:34:56",
-    arp_type=1,
-    kind=InterfaceKind.ETHERNET,
-)
+BASE = eth0([10**6] * 16)
 STEP = st.one_of(
     st.integers(0, 3000),
     st.sampled_from([-1, -(10**6), 2**32, 2**64]),  # down (reset or wrap), huge, past the bounds

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from publisher.collect import InterfaceReading, NetDevCounters
 from publisher.sampler import Sampler
 from schemas import InterfaceKind, InterfaceSample, OperState, encode
+from tests.unit.publisher.readings import eth0
 
 COUNTER = st.one_of(
     st.integers(0, 2**20),
@@ -73,20 +74,7 @@ def test_trusted_samples_equal_validated_ones(
 
 
 def test_a_known_interface_is_not_validated_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    reading = InterfaceReading(
-        name="eth0",
-        counters=NetDevCounters._make(range(16)),
-        is_up=True,
-        oper_state=OperState.UP,
-        carrier=None,
-        speed_mbps=1000,
-        mtu=1500,
-        flags=None,
-        ifindex=2,
-        mac="52:54:00:12:34:56",
-        arp_type=1,
-        kind=InterfaceKind.ETHERNET,
-    )
+    reading = eth0(range(16))
     clock = iter(range(100, 200, 10))
     sampler = Sampler("h1", wallclock=lambda: datetime.now(UTC), monotonic=lambda: next(clock))
     calls = []
