@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import operator
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -13,8 +14,8 @@ from schemas import AlertState, InterfaceSample, TopicScheme, encode
 DEFAULT_ERRORS_PER_SEC = 1.0
 DEFAULT_DROPS_PER_SEC = 10.0
 OFF = math.inf
-_LIMITS_CACHE_MAX = 4096
 """A threshold that never triggers."""
+_LIMITS_CACHE_MAX = 4096
 
 _ERROR_FIELDS = ("rx_errors", "tx_errors")
 _DROP_FIELDS = ("rx_dropped", "tx_dropped")
@@ -167,13 +168,54 @@ Publish = Callable[[str, bytes, bool], None]
 
 
 class AlertPublisher:
-    """Evaluates each sample and publishes alert changes, retained, on the alert topic."""
+    """Evaluates each sample and publishes alert changes, retained, on the alert topic.
 
-    def __init__(self, publish: Publish, scheme: TopicScheme, evaluator: AlertEvaluator) -> None:
+    An interface missing for `gone_after_s`, or beyond the `max_missing` longest missing, is
+    gone: its retained alert is cleared (an empty retained message, which ingestors take as
+    a clear) and forgotten, so a container host's vanished veths leave no alerts behind.
+    """
+
+    def __init__(
+        self,
+        publish: Publish,
+        scheme: TopicScheme,
+        evaluator: AlertEvaluator,
+        *,
+        gone_after_s: float = 86400.0,
+        max_missing: int = 32,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._publish = publish
         self._scheme = scheme
         self._evaluator = evaluator
+        self._gone_after_s = gone_after_s
+        self._max_missing = max_missing
+        self._clock = clock
         self._current: dict[str, AlertState] = {}
+        self._last_seen: dict[str, float] = {}
+
+    def on_cycle(self, samples: Sequence[InterfaceSample]) -> None:
+        """One collection cycle (every interface): evaluate each sample, retire the gone."""
+        now = self._clock()
+        last_seen = self._last_seen
+        for sample in samples:
+            self.on_sample(sample)
+            last_seen[sample.iface] = now
+        if len(last_seen) > len(samples):
+            self._retire({s.iface for s in samples}, now)
+
+    def _retire(self, present: set[str], now: float) -> None:
+        missing = sorted(
+            (i for i in self._last_seen if i not in present), key=self._last_seen.__getitem__
+        )
+        overflow = len(missing) - self._max_missing
+        for rank, iface in enumerate(missing):
+            if rank < overflow or now - self._last_seen[iface] > self._gone_after_s:
+                del self._last_seen[iface]
+                self._evaluator.forget(iface)
+                state = self._current.pop(iface, None)
+                if state is not None:
+                    self._publish(self._scheme.alert(state.host, iface), b"", True)
 
     def on_sample(self, sample: InterfaceSample) -> AlertState | None:
         """Evaluate one sample; publish and return the new state if it changed."""

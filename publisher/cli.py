@@ -201,7 +201,12 @@ def attach_addons(
         settings.alert_drops_per_sec,
         [Override.parse(o) for o in settings.alert_override],
     )
-    alerts = AlertPublisher(publish, scheme, AlertEvaluator(settings.host_id, thresholds))
+    alerts = AlertPublisher(
+        publish,
+        scheme,
+        AlertEvaluator(settings.host_id, thresholds),
+        gone_after_s=settings.ha_gone_after,
+    )
     ha = None
     if settings.ha_discovery:
         ha = HomeAssistantDiscovery(
@@ -228,8 +233,7 @@ def attach_addons(
     def on_samples(samples: list[InterfaceSample]) -> None:
         if ha is not None:
             ha.on_samples([IfaceInfo(s.iface, s.mac, s.kind) for s in samples])
-        for sample in samples:
-            alerts.on_sample(sample)
+        alerts.on_cycle(samples)
 
     link.on_connected = on_connected
     publisher.sample_listeners.append(on_samples)

@@ -165,3 +165,77 @@ def test_reconnect_re_announces_current_states() -> None:
     pub.on_connect()
     (msg,) = [decode(t, p, scheme=scheme) for t, p, _ in sent]
     assert isinstance(msg, AlertState) and msg.active
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _retiring(
+    max_missing: int = 32,
+) -> tuple[AlertPublisher, list[tuple[str, bytes, bool]], _Clock]:
+    sent: list[tuple[str, bytes, bool]] = []
+    clock = _Clock()
+    pub = AlertPublisher(
+        lambda t, p, r: sent.append((t, p, r)),
+        TopicScheme("pfx"),
+        AlertEvaluator("h1", TH),
+        gone_after_s=100.0,
+        max_missing=max_missing,
+        clock=clock,
+    )
+    return pub, sent, clock
+
+
+def test_a_gone_interface_has_its_retained_alert_cleared_once() -> None:
+    pub, sent, clock = _retiring()
+    pub.on_cycle([tick(1, "eth0"), tick(1, "veth1")])
+    pub.on_cycle([tick(2, "eth0"), tick(2, "veth1", rx_errors=1000)])
+    sent.clear()
+    for n, now in enumerate((50.0, 100.0, 150.0, 250.0), start=3):
+        clock.now = now
+        pub.on_cycle([tick(n, "eth0")])
+    # Missing from t=50: gone once more than 100 s have passed since it was last seen (t=0).
+    assert sent == [("pfx/v1/h1/alert/veth1", b"", True)]
+    sent.clear()
+    pub.on_connect()  # a gone interface is not re-announced
+    assert [t for t, _, _ in sent] == ["pfx/v1/h1/alert/eth0"]
+
+
+def test_an_interface_back_in_time_keeps_its_alert() -> None:
+    pub, sent, clock = _retiring()
+    pub.on_cycle([tick(1, "eth0"), tick(1, "eth1")])
+    pub.on_cycle([tick(2, "eth0"), tick(2, "eth1")])
+    sent.clear()
+    clock.now = 90.0
+    pub.on_cycle([tick(3, "eth0")])
+    clock.now = 95.0
+    pub.on_cycle([tick(4, "eth0"), tick(4, "eth1")])
+    clock.now = 180.0
+    pub.on_cycle([tick(5, "eth0"), tick(5, "eth1")])
+    assert [p for _, p, _ in sent] == []
+
+
+def test_beyond_max_missing_the_longest_missing_go_at_once() -> None:
+    pub, sent, clock = _retiring(max_missing=1)
+    pub.on_cycle([tick(1, i) for i in ("eth0", "veth1", "veth2")])
+    pub.on_cycle([tick(2, i) for i in ("eth0", "veth1", "veth2")])
+    sent.clear()
+    clock.now = 1.0
+    pub.on_cycle([tick(3, "eth0"), tick(3, "veth2")])  # veth1 missing: within the 1 kept
+    clock.now = 2.0
+    pub.on_cycle([tick(4, "eth0")])  # veth2 missing too: veth1 (missing longest) goes
+    assert sent == [("pfx/v1/h1/alert/veth1", b"", True)]
+
+
+def test_an_interface_that_never_had_an_alert_state_publishes_nothing_when_gone() -> None:
+    pub, sent, clock = _retiring()
+    pub.on_cycle([tick(1, "eth0"), tick(1, "veth1", interval=None)])
+    sent.clear()
+    clock.now = 500.0
+    pub.on_cycle([tick(2, "eth0")])
+    assert sent == []
