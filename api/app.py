@@ -11,9 +11,11 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
+from swagger_ui_bundle import swagger_ui_path
 
 from api.deps import AppContext, Clock, require_token
 from api.models import HostStatusName, Problem
@@ -59,6 +61,9 @@ def create_app(
         summary="Per-network-interface metrics: hosts, interfaces, sparklines, export.",
         version="1",
         lifespan=lifespan,
+        # FastAPI's own pages load their scripts from a CDN; ours come from the package.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.context = context
     app.state.registry = _registry(context)
@@ -80,6 +85,7 @@ def create_app(
     app.include_router(metrics.router, responses={503: _UNAVAILABLE})
     app.include_router(health.router)
     _dashboard(app)
+    _docs(app)
     return app
 
 
@@ -93,6 +99,24 @@ def _registry(context: AppContext) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(context.store, is_online))
     return registry
+
+
+def _docs(app: FastAPI) -> None:
+    """Swagger UI at /docs with its assets served locally: it works on a LAN with no internet."""
+    assets = "/docs/assets"
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} - docs",
+            swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+            swagger_css_url=f"{assets}/swagger-ui.css",
+            swagger_favicon_url=f"{assets}/favicon-32x32.png",
+            oauth2_redirect_url=None,
+        )
+
+    app.mount(assets, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
 
 
 def _dashboard(app: FastAPI) -> None:

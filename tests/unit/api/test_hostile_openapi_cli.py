@@ -107,3 +107,16 @@ def test_cli_refuses_token_on_the_command_line(flag: list[str]) -> None:
     assert out.returncode == 2
     assert "--api-token-file" in out.stderr
     assert "s3cret" not in out.stderr + out.stdout
+
+
+def test_docs_page_works_offline(client: TestClient) -> None:
+    # A homelab api often has no internet: Swagger UI's assets come from the package.
+    page = client.get("/docs")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "cdn" not in page.text.lower() and "http" not in page.text.split("<body>")[1]
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"):
+        assert f"/docs/assets/{asset}" in page.text
+        got = client.get(f"/docs/assets/{asset}")
+        assert got.status_code == 200 and len(got.content) > 500, asset
+    assert "/openapi.json" in page.text
+    assert client.get("/redoc").status_code == 404  # it would need a CDN: not offered
