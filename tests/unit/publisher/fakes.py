@@ -72,3 +72,13 @@ class FakeTransport:
 
     def statuses(self) -> list[dict[str, Any]]:
         return [json.loads(p) for t, p, _ in self.sent if t.endswith("/status")]
+
+
+class FakeClock:
+    """A monotonic clock the test sets (`clock.now = ...`)."""
+
+    def __init__(self, now: float = 100.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now

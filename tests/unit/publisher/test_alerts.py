@@ -17,6 +17,7 @@ from publisher.alerts import (
 )
 from schemas import AlertState, InterfaceSample, TopicScheme, decode
 from tests.factories import sample
+from tests.unit.publisher.fakes import FakeClock
 
 T0 = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
 
@@ -167,19 +168,11 @@ def test_reconnect_re_announces_current_states() -> None:
     assert isinstance(msg, AlertState) and msg.active
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def _retiring(
     max_missing: int = 32,
-) -> tuple[AlertPublisher, list[tuple[str, bytes, bool]], _Clock]:
+) -> tuple[AlertPublisher, list[tuple[str, bytes, bool]], FakeClock]:
     sent: list[tuple[str, bytes, bool]] = []
-    clock = _Clock()
+    clock = FakeClock(0.0)
     pub = AlertPublisher(
         lambda t, p, r: sent.append((t, p, r)),
         TopicScheme("pfx"),

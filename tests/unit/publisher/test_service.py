@@ -13,15 +13,7 @@ from publisher.service import LoopOptions, Publisher, TokenBucket, next_tick
 from publisher.spool import Spool
 from schemas import TopicScheme
 from tests.fixtures.proc_trees import FakeHost
-from tests.unit.publisher.fakes import FakeTransport
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.unit.publisher.fakes import FakeClock, FakeTransport
 
 
 def make(
