@@ -43,13 +43,7 @@ from stores.sqlite_rollup import DAY_MS, purge_raw, purge_rollup, rollup_hours
 from stores.sqlite_rows import RAW_COLUMNS, from_row, meta_from_text
 from stores.sqlite_schema import migrate
 from stores.sqlite_url import SqliteOptions, parse_url
-from stores.sqlite_write import (
-    IdCache,
-    clear_alerts,
-    write_alerts,
-    write_samples,
-    write_statuses,
-)
+from stores.sqlite_write import IdCache, write_alerts, write_samples, write_statuses
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -140,10 +134,7 @@ class SqliteStore:
         """Write samples, statuses and alerts atomically; idempotent per (host, iface, ts)."""
         samples = [m for m in messages if isinstance(m, InterfaceSample)]
         statuses = [m for m in messages if isinstance(m, HostStatus)]
-        alerts = [m for m in messages if isinstance(m, AlertState)]
-        # A cleared alert is kept as an empty body at the time of clearing, so that an older
-        # alert arriving after it (a redelivery) stays hidden; cleared statuses change nothing.
-        cleared = [(m.host, m.iface, m.at) for m in messages if isinstance(m, Cleared) and m.iface]
+        alerts = [m for m in messages if isinstance(m, AlertState | Cleared)]
         if not messages:
             return
 
@@ -151,7 +142,6 @@ class SqliteStore:
             skipped = write_samples(conn, self._ids, samples) if samples else 0
             write_statuses(conn, statuses)
             write_alerts(conn, alerts)
-            clear_alerts(conn, cleared)
             return skipped
 
         skipped = self._write(work)

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from schemas import AlertState, HostStatus, InterfaceSample
+from schemas import AlertState, Cleared, HostStatus, InterfaceSample, encode
 from stores.buckets import MINUTE_MS, to_ms
 from stores.sqlite_many import execute_rows
 from stores.sqlite_rollup import add_minutes, horizon, mark_hours, recompute_minutes
@@ -22,8 +22,6 @@ from stores.sqlite_rows import (
 )
 
 _NONE = (-(2**63), None)
-# model_dump_json() without its keyword handling: the same bytes, ~20 % less per call.
-_to_json = InterfaceSample.__pydantic_serializer__.to_json
 
 
 class IdCache:
@@ -99,7 +97,7 @@ def write_samples(
     execute_rows(
         conn,
         "INSERT INTO latest (sid, ts, body)",
-        [(sid, ms, _to_json(s).decode()) for sid, (ms, s) in newest.items()],
+        [(sid, ms, encode(s).decode()) for sid, (ms, s) in newest.items()],
         "ON CONFLICT (sid) DO UPDATE SET ts = excluded.ts, body = excluded.body "
         "WHERE excluded.ts >= latest.ts",
     )
@@ -170,21 +168,21 @@ def write_statuses(conn: sqlite3.Connection, statuses: Sequence[HostStatus]) -> 
     )
 
 
-def write_alerts(conn: sqlite3.Connection, alerts: Sequence[AlertState]) -> None:
-    """Keep each interface's newest alert state (by the time it began)."""
+def write_alerts(conn: sqlite3.Connection, alerts: Sequence[AlertState | Cleared]) -> None:
+    """Keep each interface's newest alert state (by the time it began, or was cleared).
+
+    A cleared alert is kept as an empty body at the time of clearing, so that an older alert
+    arriving after it (a redelivery) stays hidden. Cleared statuses (no iface) are skipped.
+    """
     conn.executemany(
         "INSERT INTO alerts (host, iface, since, body) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (host, iface) DO UPDATE SET since = excluded.since, body = excluded.body "
         "WHERE excluded.since >= alerts.since",
-        [(a.host, a.iface, to_ms(a.since), a.model_dump_json()) for a in alerts],
-    )
-
-
-def clear_alerts(conn: sqlite3.Connection, cleared: Sequence[tuple[str, str, datetime]]) -> None:
-    """Mark alerts cleared at a time (host, iface, at): an empty body, newest by time wins."""
-    conn.executemany(
-        "INSERT INTO alerts (host, iface, since, body) VALUES (?, ?, ?, '') "
-        "ON CONFLICT (host, iface) DO UPDATE SET since = excluded.since, body = '' "
-        "WHERE excluded.since >= alerts.since",
-        [(host, iface, to_ms(at)) for host, iface, at in cleared],
+        [
+            (a.host, a.iface, to_ms(a.since), a.model_dump_json())
+            if isinstance(a, AlertState)
+            else (a.host, a.iface, to_ms(a.at), "")
+            for a in alerts
+            if a.iface is not None
+        ],
     )
