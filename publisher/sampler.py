@@ -61,9 +61,14 @@ def _trusted(cls: type[_M], given: dict[str, object]) -> _M:
     Only for values known to validate (see Sampler._may_trust): what validation would add
     are the defaults, in field order; `model_construct` does the same, slower than validation.
     """
+    return _made(cls, {**_TEMPLATES[cls], **given}, set(given))
+
+
+def _made(cls: type[_M], values: dict[str, object], fields_set: set[str]) -> _M:
+    """A model of `cls` holding `values` (every field, in declaration order), unvalidated."""
     model = _new(cls)
-    _set(model, "__dict__", {**_TEMPLATES[cls], **given})
-    _set(model, "__pydantic_fields_set__", set(given))
+    _set(model, "__dict__", values)
+    _set(model, "__pydantic_fields_set__", fields_set)
     _set(model, "__pydantic_extra__", None)
     _set(model, "__pydantic_private__", None)
     return model
@@ -100,16 +105,11 @@ def _steady_sample(
     c0, c1, c2, c3, c4, c5, c6, c7, c8, c9 = counters
     d0, d1, d2, d3, d4, d5, d6, d7, d8, d9 = deltas
     iface, boot_id, is_up, oper_state, speed_mbps, mtu, mac, kind = static
-    delta = _new(Deltas)
-    _set(delta, "__dict__", {
+    delta = _made(Deltas, {
         "rx_bytes": d0, "tx_bytes": d1, "rx_packets": d2, "tx_packets": d3, "rx_errors": d4,
         "tx_errors": d5, "rx_dropped": d6, "tx_dropped": d7, "multicast": d8, "collisions": d9,
-    })  # fmt: skip
-    _set(delta, "__pydantic_fields_set__", _DELTA_FIELDS.copy())
-    _set(delta, "__pydantic_extra__", None)
-    _set(delta, "__pydantic_private__", None)
-    sample = _new(InterfaceSample)
-    _set(sample, "__dict__", {
+    }, _DELTA_FIELDS.copy())  # fmt: skip
+    return _made(InterfaceSample, {
         "v": 1, "host": host, "iface": iface, "ts": ts, "seq": seq, "boot_id": boot_id,
         "interval_s": elapsed,
         "rx_bytes": c0, "tx_bytes": c1, "rx_packets": c2, "tx_packets": c3, "rx_errors": c4,
@@ -119,11 +119,7 @@ def _steady_sample(
         "rx_packets_per_sec": d2 / elapsed, "tx_packets_per_sec": d3 / elapsed,
         "is_up": is_up, "oper_state": oper_state, "speed_mbps": speed_mbps, "mtu": mtu,
         "mac": mac, "kind": kind,
-    })  # fmt: skip
-    _set(sample, "__pydantic_fields_set__", _SAMPLE_FIELDS.copy())
-    _set(sample, "__pydantic_extra__", None)
-    _set(sample, "__pydantic_private__", None)
-    return sample
+    }, _SAMPLE_FIELDS.copy())  # fmt: skip
 
 
 @functools.cache
