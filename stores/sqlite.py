@@ -38,6 +38,7 @@ from stores.base import (
     StoreUnavailable,
 )
 from stores.buckets import finish, from_ms, host_total, step_ms, to_ms
+from stores.sqlite_latest import read_latest
 from stores.sqlite_query import Accs, series_accs
 from stores.sqlite_rollup import DAY_MS, purge_raw, purge_rollup, rollup_hours
 from stores.sqlite_rows import RAW_COLUMNS, from_row, meta_from_text
@@ -159,14 +160,7 @@ class SqliteStore:
 
     def latest(self, host_id: str) -> list[InterfaceSample]:
         """The newest sample of each interface of a host, ordered by interface name."""
-        rows = self._read(
-            lambda conn: conn.execute(
-                "SELECT l.body FROM latest l JOIN series s ON s.id = l.sid "
-                "WHERE s.host = ? ORDER BY s.iface",
-                (host_id,),
-            ).fetchall()
-        )
-        return [InterfaceSample.model_validate_json(r[0]) for r in rows]
+        return self._read(lambda conn: read_latest(conn, host_id))
 
     def series(
         self,

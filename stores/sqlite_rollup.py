@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from stores.buckets import HOUR_MS, MINUTE_MS, QUARTER_MS, floor_to
+from stores.sqlite_latest import keep_bodies
 from stores.sqlite_many import execute_rows
 from stores.sqlite_rows import RAW_AGG, ROLLUP_AGG
 
@@ -191,6 +192,7 @@ def purge_raw(conn: sqlite3.Connection, cutoff: int, chunk_ms: int) -> bool:
     if oldest is None or oldest >= cutoff:
         return True
     upto = min(cutoff, oldest + chunk_ms)
+    keep_bodies(conn, upto)
     conn.execute("DELETE FROM raw WHERE ts < ?", (upto,))
     return upto >= cutoff
 

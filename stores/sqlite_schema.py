@@ -108,7 +108,14 @@ INSERT OR IGNORE INTO dirty_h (sid, t)
     SELECT DISTINCT sid, t / 3600000 * 3600000 FROM m1
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _M15)
+_LATEST_REF = """
+-- From here on, latest.body is '' while the newest sample is in raw at (latest.ts, sid): the
+-- sample is rebuilt from that row. Older ifpulse versions would read '' as JSON and fail, so
+-- this version number keeps them out. purge_raw() writes the body before the row goes.
+SELECT 1
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _M15, _LATEST_REF)
 """MIGRATIONS[i] takes a database from user_version i to i + 1."""
 VERSION = len(MIGRATIONS)
 

@@ -133,6 +133,34 @@ def test_retention_drops_raw_but_rollups_keep_history(db: Path) -> None:
         store.close()
 
 
+def test_latest_outlives_the_raw_row_it_points_to(db: Path) -> None:
+    # latest keeps the newest sample by reference to its raw row while there is one; an
+    # interface gone quiet for longer than raw retention must still show its last sample.
+    store = SqliteStore.from_url(f"sqlite:///{db}?retention_raw=1d")
+    try:
+        quiet, busy = s(0, iface="wlan0", rx_bytes=2**64 - 1), s(3 * 86400)
+        store.write_batch([quiet, busy])
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("SELECT count(*) FROM latest WHERE body = ''").fetchone()[0] == 2
+        for _ in range(20):
+            store.maintain(at(3 * 86400))
+        assert list(store.samples(HOST, "wlan0", at(0), at(10))) == []
+        assert store.latest(HOST) == [busy, quiet]
+        with sqlite3.connect(db) as conn:
+            bodies = dict(
+                conn.execute("SELECT iface, body FROM latest JOIN series ON id = sid").fetchall()
+            )
+        assert bodies["wlan0"] != "" and bodies["eth0"] == ""
+    finally:
+        store.close()
+
+
+def test_a_redelivered_newest_sample_is_read_as_last_written(store: SqliteStore) -> None:
+    store.write_batch([s(0), s(10)])
+    store.write_batch([s(10, rx=5000)])
+    assert store.latest(HOST) == [s(10, rx=5000)]
+
+
 def test_counters_beyond_signed_64_bits(store: SqliteStore) -> None:
     big = s(0, rx_bytes=2**64 - 1, tx_bytes=2**63)
     store.write_batch([big])
