@@ -111,11 +111,12 @@ class Ingestor:
             monotonic=monotonic,
             on_rejected=self.metrics.on_rejected,
         )
+        # Only a CPU-bound write makes paho's thread wait (see ingestor/turns.py); during
+        # a write that waits on a server it may as well read.
+        self._turn = self._turns.writing if store.cpu_bound_writes else nullcontext
         self._writer = Writer(
             store,
-            # Only a CPU-bound write makes paho's thread wait (see ingestor/turns.py);
-            # during a write that waits on a server it may as well read.
-            attempt=self._turns.writing if store.cpu_bound_writes else nullcontext,
+            attempt=self._turn,
             wait=self._pause,
             give_up=lambda: self._stop.is_set() and self._monotonic() >= self._deadline,
             backoff=Backoff(cap=settings.retry_max_backoff),
@@ -198,7 +199,10 @@ class Ingestor:
         messages = [item.message for item in items if item.message is not None]
         result = self._writer.write(messages)
         if len(messages) == len(items) and not result.refused:
-            self.consumer.ack_many(items)  # the usual case: all written
+            # The acks' wake-up of paho's loop (a socket send) gives the GIL away; within the
+            # turn paho's thread is parked, so the writer gets it straight back.
+            with self._turn():
+                self.consumer.ack_many(items)  # the usual case: all written
         else:
             self._settle(items, result.refused)
         self._flushed += len(items)
