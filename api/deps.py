@@ -32,7 +32,12 @@ class AppContext:
     cache: ResponseCache = field(default_factory=ResponseCache)
 
 
-def get_context(request: Request) -> AppContext:
+# The dependencies below do no blocking I/O, so they are coroutines: FastAPI runs a plain
+# `def` dependency in its thread pool, and each such hop (a hand-over of the GIL between
+# threads on two cores) cost more than the request's own work.
+
+
+async def get_context(request: Request) -> AppContext:
     """The app's context, put on app.state by create_app()."""
     context: AppContext = request.app.state.context
     return context
@@ -41,12 +46,12 @@ def get_context(request: Request) -> AppContext:
 ContextDep = Annotated[AppContext, Depends(get_context)]
 
 
-def get_store(context: ContextDep) -> Store:
+async def get_store(context: ContextDep) -> Store:
     """The store the api reads from."""
     return context.store
 
 
-def get_now(context: ContextDep) -> datetime:
+async def get_now(context: ContextDep) -> datetime:
     """The current time from the injected clock (UTC)."""
     return context.clock()
 
@@ -57,7 +62,7 @@ NowDep = Annotated[datetime, Depends(get_now)]
 _bearer = HTTPBearer(auto_error=False, description="the token given by --api-token-file")
 
 
-def require_token(
+async def require_token(
     context: ContextDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
