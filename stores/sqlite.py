@@ -133,11 +133,18 @@ class SqliteStore:
 
     def write_batch(self, messages: Sequence[Message]) -> None:
         """Write samples, statuses and alerts atomically; idempotent per (host, iface, ts)."""
-        samples = [m for m in messages if isinstance(m, InterfaceSample)]
-        statuses = [m for m in messages if isinstance(m, HostStatus)]
-        alerts = [m for m in messages if isinstance(m, AlertState | Cleared)]
         if not messages:
             return
+        samples: list[InterfaceSample] = []
+        statuses: list[HostStatus] = []
+        alerts: list[AlertState | Cleared] = []
+        for m in messages:  # one pass: a batch is mostly samples
+            if isinstance(m, InterfaceSample):
+                samples.append(m)
+            elif isinstance(m, HostStatus):
+                statuses.append(m)
+            else:
+                alerts.append(m)
 
         def work(conn: sqlite3.Connection) -> int:
             skipped = write_samples(conn, self._ids, samples) if samples else 0
