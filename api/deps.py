@@ -7,9 +7,10 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.cache import ResponseCache
@@ -18,6 +19,7 @@ from schemas.messages import HOST_PATTERN
 from stores import HostRecord, Store
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 _HOST_RE = re.compile(HOST_PATTERN)
 
 
@@ -82,6 +84,15 @@ async def require_token(
 def is_host_id(value: str) -> bool:
     """True if `value` could be a host id (the protocol's host pattern)."""
     return _HOST_RE.fullmatch(value) is not None
+
+
+async def read(store: Store, work: Callable[[], T]) -> T:
+    """Run a short store read from an async handler: inline when the store answers from this
+    process (SQLite: no I/O wait to overlap, and a thread hop costs more than the read), in
+    the thread pool when it waits on a server (InfluxDB), so the event loop keeps serving."""
+    if store.cpu_bound_reads:
+        return work()
+    return await run_in_threadpool(work)
 
 
 def find_host(store: Store, server_id: str) -> HostRecord:

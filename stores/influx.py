@@ -82,6 +82,7 @@ class InfluxStore:
 
     # A write mostly waits for the server; paho's thread may read meanwhile.
     cpu_bound_writes = False
+    cpu_bound_reads = False
 
     def __init__(
         self,

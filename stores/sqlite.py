@@ -91,6 +91,8 @@ class SqliteStore:
 
     cpu_bound_writes = True
 
+    cpu_bound_reads = True
+
     def __init__(self, options: SqliteOptions) -> None:
         self.options = options
         self._lock = threading.Lock()

@@ -46,6 +46,8 @@ class FakeStore:
 
     cpu_bound_writes = False
 
+    cpu_bound_reads = False
+
     def __init__(self) -> None:
         self.samples_by_key: dict[tuple[str, str, datetime], InterfaceSample] = {}
         self.statuses: dict[str, HostStatus] = {}

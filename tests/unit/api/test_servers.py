@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
+from api.deps import read
 from tests.factories import sample
 from tests.unit.api.fake_store import FakeStore
 from tests.unit.api.helpers import NOW, status
@@ -111,3 +114,25 @@ def test_unknown_interface_says_which_part(store: FakeStore, client: TestClient)
     resp = client.get("/api/v1/servers/ghost/interfaces/eth0")
     assert resp.status_code == 404
     assert "unknown server 'ghost'" in resp.json()["detail"]
+
+
+def test_inline_and_threaded_reads_answer_alike(
+    store: FakeStore, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A store answering in-process (SQLite) is read on the event loop, one waiting on a
+    # server (InfluxDB) in the thread pool: the answers, errors included, must not differ.
+    store.write_batch([status("web1"), sample("web1", "eth0", ts=NOW - timedelta(seconds=5))])
+    paths = ["/api/v1/servers", "/api/v1/servers/web1", "/api/v1/servers/web1/interfaces/eth0",
+             "/api/v1/servers/nope", "/api/v1/servers/web1/interfaces/nope"]  # fmt: skip
+    threaded = [(r.status_code, r.json()) for r in map(client.get, paths)]
+    monkeypatch.setattr(store, "cpu_bound_reads", True)
+    assert [(r.status_code, r.json()) for r in map(client.get, paths)] == threaded
+
+
+@pytest.mark.parametrize("inline", [False, True])
+def test_read_runs_inline_only_for_cpu_bound_stores(inline: bool) -> None:
+    store = FakeStore()
+    store.cpu_bound_reads = inline
+    caller = threading.get_ident()
+    ran_in = asyncio.run(read(store, threading.get_ident))
+    assert (ran_in == caller) is inline

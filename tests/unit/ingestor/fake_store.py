@@ -15,6 +15,8 @@ class FakeStore:
 
     cpu_bound_writes = False
 
+    cpu_bound_reads = False
+
     def __init__(self) -> None:
         self.points: dict[tuple[str, str, datetime], InterfaceSample] = {}
         self.statuses: dict[str, HostStatus] = {}
