@@ -6,21 +6,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import StoreDep, is_host_id
+from api.deps import StoreDep, is_host_id, read
 from api.models import AlertPublic
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 
 
 @router.get("", response_model=list[AlertPublic])
-def active_alerts(
+async def active_alerts(
     store: StoreDep,
     server_id: Annotated[str | None, Query(description="one host; omit for all")] = None,
 ) -> list[AlertPublic]:
     """Alerts active now, as the publishers last reported them, ordered by host and interface."""
     if server_id is not None and not is_host_id(server_id):
         return []
-    states = store.alerts(server_id)
+    states = await read(store, lambda: store.alerts(server_id))
     return [
         AlertPublic(
             server_id=a.host,

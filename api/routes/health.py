@@ -7,7 +7,7 @@ import logging
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from api.deps import StoreDep
+from api.deps import StoreDep, read
 from api.models import Health
 
 router = APIRouter(tags=["health"])
@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 
 @router.get("/healthz", response_model=Health)
-def healthz() -> Health:
+async def healthz() -> Health:
     """The process is up and serving."""
     return Health(status="ok")
 
@@ -25,10 +25,10 @@ def healthz() -> Health:
     response_model=Health,
     responses={503: {"model": Health, "description": "the store does not answer"}},
 )
-def readyz(store: StoreDep) -> Health | JSONResponse:
+async def readyz(store: StoreDep) -> Health | JSONResponse:
     """The store answers; 503 with the reason otherwise."""
     try:
-        store.ping()
+        await read(store, store.ping)
     # Any failure means "not ready", even one a store forgot to wrap in StoreError.
     except Exception as exc:
         log.warning("not ready: %s", exc)

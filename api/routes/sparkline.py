@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic_core import to_json
 
-from api.deps import ContextDep, NowDep, StoreDep, find_host
+from api.deps import ContextDep, NowDep, StoreDep, find_host, read
 from api.models import PeriodName, Problem, Sparkline, utc_text
 from api.names import is_iface_name
 from stores import Bucket, Store
@@ -41,7 +41,7 @@ def spark_points(buckets: list[Bucket]) -> list[dict[str, Any]]:
     response_model=Sparkline,
     responses={404: {"model": Problem, "description": "unknown server"}},
 )
-def network_sparkline(
+async def network_sparkline(
     server_id: str,
     store: StoreDep,
     context: ContextDep,
@@ -61,15 +61,18 @@ def network_sparkline(
     An identical request within `--response-cache-s` seconds (at most a tenth of a bucket)
     gets the same answer.
     """
-    host = find_host(store, server_id)
     step = choose_step(PERIODS[period], points)
     ttl = min(context.settings.response_cache_s, step.total_seconds() / 10)
-    body = context.cache.get(
-        ("sparkline", host.id, interface, period, points),
-        ttl,
-        lambda: sparkline_json(store, host.id, interface, period, step, now),
-    )
-    return Response(body, media_type="application/json")
+
+    def work() -> bytes:
+        host = find_host(store, server_id)
+        return context.cache.get(
+            ("sparkline", host.id, interface, period, points),
+            ttl,
+            lambda: sparkline_json(store, host.id, interface, period, step, now),
+        )
+
+    return Response(await read(store, work), media_type="application/json")
 
 
 def sparkline_json(
