@@ -14,7 +14,7 @@ interval). For scale, a bare paho client does the same MQTT work in a process of
 QoS 1 messages of 700 bytes every 0.1 s, nothing else (no pydantic, no sqlite, no settings),
 for N cycles but at most 1,000.
 
-    python bench/publisher_footprint.py [--cycles 1000] [--sizes 10,50,200] [--mqtt] [--real 600]
+    python bench/publisher_footprint.py [--cycles 1000] [--sizes 10,50,200] [--mqtt | --netns] [--real 600]
                                         [--ha]
 """
 
@@ -42,6 +42,7 @@ from common import (
     start,
     started_broker,
 )
+from kernel_links import BUSY_EVERY, KernelLinks, Traffic
 
 
 def rss_kib() -> int:
@@ -79,22 +80,36 @@ class AckingTransport:
         pass
 
 
-def worker(size: int, cycles: int, broker: str | None) -> dict[str, Any]:
+def worker(
+    size: int, cycles: int, broker: str | None, busy: list[str] | None = None
+) -> dict[str, Any]:
+    """Cycles over a fake tree of `size` links, or (busy: the peers to send to) over the real
+    /proc and /sys of the network namespace this runs in (see kernel_links.py)."""
     from publisher.cli import build_publisher
     from publisher.settings import load_settings
     from tests.fixtures.proc_trees import FakeHost
 
     workdir = Path(tempfile.mkdtemp(prefix="ifpulse-bench-"))
-    fake = FakeHost(workdir / "host")
-    names = [f"eth{i}" if i % 3 else f"veth{i}" for i in range(size)]
-    for name in names:
-        fake.add(name, speed=1000)
+    if busy is None:
+        fake = FakeHost(workdir / "host")
+        names = [f"eth{i}" if i % 3 else f"veth{i}" for i in range(size)]
+        for name in names:
+            fake.add(name, speed=1000)
+        proc, sys_root = str(fake.proc), str(fake.sys)
+
+        def traffic() -> None:
+            for name in names[::7]:  # some traffic on some links
+                fake.links[name].counters["rx_bytes"] += 1500
+            fake.write_net_dev()  # outside the measurement: the kernel's work, not ours
+    else:
+        kernel = Traffic(busy)
+        proc, sys_root, traffic = "/proc", "/sys", kernel.send
     settings = load_settings(
         {
             "broker": broker or "mqtt://127.0.0.1:1",
             "host_id": "bench",
-            "proc_root": str(fake.proc),
-            "sys_root": str(fake.sys),
+            "proc_root": proc,
+            "sys_root": sys_root,
             "spool": str(workdir / "spool.db"),
             "replay_rate": 1e9,
             "max_inflight": 65535,
@@ -109,9 +124,7 @@ def worker(size: int, cycles: int, broker: str | None) -> dict[str, Any]:
         time.sleep(0.01)
 
     def one_cycle() -> float:
-        for name in names[::7]:  # some traffic on some links
-            fake.links[name].counters["rx_bytes"] += 1500
-        fake.write_net_dev()  # outside the measurement: the kernel's work, not ours
+        traffic()
         start = time.process_time()
         publisher.cycle()
         publisher.pump()
@@ -231,11 +244,20 @@ def main() -> int:
     parser.add_argument("--mqtt", action="store_true", help="publish through a real mosquitto")
     parser.add_argument("--real", type=int, default=0, help="cycles of a real `ifpulse publish`")
     parser.add_argument("--ha", action="store_true", help="--real with HA discovery on")
+    parser.add_argument(
+        "--netns",
+        action="store_true",
+        help="real kernel interfaces (veth in network namespaces; root) instead of fake trees",
+    )
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--broker", help=argparse.SUPPRESS)
+    parser.add_argument("--busy", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.netns and args.mqtt:
+        parser.error("--netns and --mqtt do not mix: the broker listens on the host's loopback")
     if args.worker:
-        print(json.dumps(worker(args.worker, args.cycles, args.broker)))
+        busy = None if args.busy is None else json.loads(args.busy)
+        print(json.dumps(worker(args.worker, args.cycles, args.broker, busy)))
         return 0
 
     sigterm_as_interrupt()
@@ -251,10 +273,23 @@ def main() -> int:
         for size in (int(s) for s in args.sizes.split(",")):
             cmd = [sys.executable, __file__, "--worker", str(size), "--cycles", str(args.cycles)]
             cmd += ["--broker", broker] if broker else []
-            out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT)
+            links = KernelLinks(size) if args.netns else None
+            try:
+                if links is not None:
+                    cmd = [*links.exec_prefix(), *cmd, "--busy", json.dumps(links.busy)]
+                out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT)
+            finally:
+                if links is not None:
+                    links.close()
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     transport = "real mosquitto, QoS 1" if broker else "acking fake transport (no network)"
+    links_kind = (
+        f"real kernel links (lo + veth, every {BUSY_EVERY}th busy) in a network namespace"
+        if args.netns
+        else "fake /proc + /sys trees (every 7th link busy)"
+    )
     print(f"cycles per size: {args.cycles} (after 50 warm-up); transport: {transport}")
+    print(f"interfaces: {links_kind}")
     print(f"{'ifaces':>6} {'cpu/cycle median':>17} {'p90':>8} {'mean':>8} "
           f"{'per iface':>10} {'RSS start':>10} {'RSS end':>9} {'growth':>8}")  # fmt: skip
     for r in rows:
