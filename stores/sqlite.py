@@ -212,7 +212,7 @@ class SqliteStore:
         """Roll up stale hours, then purge expired rows, in short transactions within a budget."""
         deadline = time.monotonic() + budget.total_seconds()
         # Each kind of work gets at least one slice, even when the budget is spent.
-        while self._write(lambda conn: rollup_hours(conn, 500)) == 500:
+        while self._write(lambda conn: rollup_hours(conn, 4)) == 4:
             if time.monotonic() >= deadline:
                 break
         now_ms, keep = to_ms(now), self.options.retention
@@ -228,7 +228,8 @@ class SqliteStore:
 
     def backlog(self) -> int:
         """How many hours have stale rollups (h1 and m15; maintain() works them off)."""
-        return int(self._read(lambda c: c.execute("SELECT count(*) FROM dirty_h").fetchone()[0]))
+        found = self._read(lambda c: c.execute("SELECT count(*) FROM dirty_hour").fetchone())
+        return int(found[0])
 
     def ping(self) -> None:
         """Raise StoreUnavailable if the database does not answer."""

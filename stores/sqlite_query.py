@@ -51,18 +51,17 @@ def _segment(
     if grain == MINUTE_MS:
         return _rollup(conn, "m1", marks, sids, lo, hi, step, "")
     # m15 and h1 rows of a stale hour (not yet rolled up by maintain) come from m1 instead.
-    # CROSS JOIN keeps dirty_h (a few rows) outermost: with the range on r.t, SQLite would
-    # otherwise walk every m1 row of the range and probe dirty_h for each.
+    # CROSS JOIN keeps dirty_hour (a few rows) outermost: with the range on r.t, SQLite would
+    # otherwise walk every m1 row of the range and probe dirty_hour for each.
     table = TABLES[grain]
     fresh = (  # the hour (HOUR_MS) holding the row is not stale
-        "AND NOT EXISTS (SELECT 1 FROM dirty_h d "
-        "WHERE d.sid = r.sid AND d.t = r.t / 3600000 * 3600000)"
+        "AND NOT EXISTS (SELECT 1 FROM dirty_hour d WHERE d.t = r.t / 3600000 * 3600000)"
     )
     rows = _rollup(conn, table, marks, sids, lo, hi, step, fresh)
     stale = (
-        f"SELECT r.sid, r.t / {step:d} * {step:d}, {ROLLUP_AGG} FROM dirty_h d "  # noqa: S608
-        f"CROSS JOIN m1 r ON r.sid = d.sid AND r.t >= d.t AND r.t < d.t + {HOUR_MS:d} "
-        f"WHERE d.sid IN ({marks}) AND d.t >= ? AND d.t < ? AND r.t >= ? AND r.t < ? "
+        f"SELECT r.sid, r.t / {step:d} * {step:d}, {ROLLUP_AGG} FROM dirty_hour d "  # noqa: S608
+        f"CROSS JOIN m1 r ON r.t >= d.t AND r.t < d.t + {HOUR_MS:d} "
+        f"WHERE r.sid IN ({marks}) AND d.t >= ? AND d.t < ? AND r.t >= ? AND r.t < ? "
         f"GROUP BY r.sid, r.t / {step:d}"
     )
     return rows + conn.execute(stale, (*sids, floor_to(lo, HOUR_MS), hi, lo, hi)).fetchall()

@@ -145,27 +145,37 @@ def _runs(touched: dict[int, set[int]]) -> Iterable[tuple[int, int, set[int]]]:
 
 
 def mark_hours(conn: sqlite3.Connection, keys: Iterable[tuple[int, int]]) -> None:
-    """Mark the hours holding the touched (sid, minute)s stale, for rollup_hours() to redo."""
-    pairs = {(sid, minute - minute % HOUR_MS) for sid, minute in keys}
-    execute_rows(conn, "INSERT OR IGNORE INTO dirty_h (sid, t)", sorted(pairs))
+    """Mark the hours holding the touched (sid, minute)s stale, for rollup_hours() to redo.
+
+    Stale is a property of the hour, not of each series in it: a live batch touches every
+    series in the current hour, and marking each (series, hour) cost ~18 % of its write.
+    """
+    hours = {minute - minute % HOUR_MS for _sid, minute in keys}
+    execute_rows(conn, "INSERT OR IGNORE INTO dirty_hour (t)", [(t,) for t in sorted(hours)])
+
+
+# Every series with minutes in the hour; IN (SELECT ...) lets SQLite seek the (sid, t) key
+# once per series instead of scanning m1.
+_HOUR_OF_ALL = "FROM m1 WHERE sid IN (SELECT id FROM series) AND t >= ? AND t < ?"
 
 
 def rollup_hours(conn: sqlite3.Connection, limit: int) -> int:
-    """Recompute up to `limit` stale hours (h1 row and m15 rows) from m1; return how many."""
-    stale = conn.execute("SELECT sid, t FROM dirty_h ORDER BY t LIMIT ?", (limit,)).fetchall()
-    conn.executemany(
-        f"INSERT OR REPLACE INTO h1 SELECT sid, ?, {ROLLUP_AGG} FROM m1 "  # noqa: S608
-        "WHERE sid = ? AND t >= ? AND t < ? GROUP BY sid",
-        [(t, sid, t, t + HOUR_MS) for sid, t in stale],
-    )
-    # A quarter only ever gains minutes (m1 rows are replaced, never deleted, while live),
-    # so replacing the quarters that have minutes leaves no stale row behind.
-    conn.executemany(
-        f"INSERT OR REPLACE INTO m15 SELECT sid, t / {QUARTER_MS:d} * {QUARTER_MS:d}, "  # noqa: S608
-        f"{ROLLUP_AGG} FROM m1 WHERE sid = ? AND t >= ? AND t < ? GROUP BY t / {QUARTER_MS:d}",
-        [(sid, t, t + HOUR_MS) for sid, t in stale],
-    )
-    conn.executemany("DELETE FROM dirty_h WHERE sid = ? AND t = ?", stale)
+    """Recompute up to `limit` stale hours (h1 and m15 rows of every series) from m1; return
+    how many."""
+    stale = [t for (t,) in conn.execute("SELECT t FROM dirty_hour ORDER BY t LIMIT ?", (limit,))]
+    for t in stale:
+        conn.execute(
+            f"INSERT OR REPLACE INTO h1 SELECT sid, ?, {ROLLUP_AGG} {_HOUR_OF_ALL} GROUP BY sid",
+            (t, t, t + HOUR_MS),
+        )
+        # A quarter only ever gains minutes (m1 rows are replaced, never deleted, while live),
+        # so replacing the quarters that have minutes leaves no stale row behind.
+        conn.execute(
+            f"INSERT OR REPLACE INTO m15 SELECT sid, t / {QUARTER_MS:d} * {QUARTER_MS:d}, "
+            f"{ROLLUP_AGG} {_HOUR_OF_ALL} GROUP BY sid, t / {QUARTER_MS:d}",
+            (t, t + HOUR_MS),
+        )
+    conn.executemany("DELETE FROM dirty_hour WHERE t = ?", [(t,) for t in stale])
     return len(stale)
 
 
@@ -217,5 +227,5 @@ def purge_rollup(conn: sqlite3.Connection, table: str, cutoff: int, chunk_ms: in
     sids = [r[0] for r in conn.execute("SELECT id FROM series")]
     conn.executemany(f"DELETE FROM {table} WHERE sid = ? AND t < ?", [(s, upto) for s in sids])  # noqa: S608
     if table == "m1":
-        conn.execute("DELETE FROM dirty_h WHERE t < ?", (floor_to(upto, HOUR_MS),))
+        conn.execute("DELETE FROM dirty_hour WHERE t < ?", (floor_to(upto, HOUR_MS),))
     return upto >= cutoff

@@ -115,7 +115,16 @@ _LATEST_REF = """
 SELECT 1
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _M15, _LATEST_REF)
+_DIRTY_HOUR = """
+-- Stale hours without the series: every series' h1 and m15 rows of the hour are redone.
+CREATE TABLE dirty_hour (
+    t INTEGER PRIMARY KEY
+);
+INSERT OR IGNORE INTO dirty_hour (t) SELECT DISTINCT t FROM dirty_h;
+DROP TABLE dirty_h
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _M15, _LATEST_REF, _DIRTY_HOUR)
 """MIGRATIONS[i] takes a database from user_version i to i + 1."""
 VERSION = len(MIGRATIONS)
 

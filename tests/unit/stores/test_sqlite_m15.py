@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from stores import sqlite_query, sqlite_rollup, sqlite_schema
+from schemas import InterfaceSample
+from stores import sqlite_query, sqlite_rollup
 from stores.base import SeriesResult
 from stores.buckets import HOUR_MS, MINUTE_MS, RAW, _split
 from stores.sqlite import SqliteStore
 from tests.unit.api.helpers import history
+from tests.unit.stores.v1_sqlite import write_v1
 
 END = datetime(2026, 11, 22, 12, 7, 31, 250000, tzinfo=UTC)
 START = END - timedelta(hours=26, seconds=13)
@@ -33,11 +35,16 @@ def _answers(store: SqliteStore) -> dict[timedelta, SeriesResult]:
     return {step: store.series("h", None, START, STOP, step) for step in STEPS}
 
 
+_HISTORY = (("eth0", 1000.0), ("wlan0", 7.0))
+
+
+def _history(iface: str, rate: float) -> list[InterfaceSample]:
+    return history("h", iface, end=END, span=timedelta(hours=30), every_s=20, rx_rate=rate)
+
+
 def _write(store: SqliteStore) -> None:
-    for iface, rate in (("eth0", 1000.0), ("wlan0", 7.0)):
-        store.write_batch(
-            history("h", iface, end=END, span=timedelta(hours=30), every_s=20, rx_rate=rate)
-        )
+    for iface, rate in _HISTORY:
+        store.write_batch(_history(iface, rate))
 
 
 def _write_later(store: SqliteStore) -> None:
@@ -79,7 +86,7 @@ def test_every_step_gives_the_same_buckets_with_m15(
         _maintain(store)
     if state == "mixed":
         _write_later(store)
-        assert 0 < store.backlog() < 31 * 3
+        assert 0 < store.backlog() < 31  # some of the 31 hours stale again, not all
     _assert_same_with_and_without_m15(store, monkeypatch)
     if state == "mixed":  # and once those hours are rolled up too
         _maintain(store)
@@ -91,24 +98,23 @@ def _m15_rows(path: Path) -> int:
         return int(conn.execute("SELECT count(*) FROM m15").fetchone()[0])
 
 
-def test_a_database_from_before_m15_gets_m15_through_maintain(
+def test_a_version_1_database_migrates_and_gives_the_same_answers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Written by today's code, then by ifpulse at schema version 1 (no m15, stale hours per
+    # series): opening the second migrates it (m15 and every hour stale) to the same answers.
+    now = SqliteStore.from_url(f"sqlite:///{tmp_path / 'now.db'}")
+    _write(now)
+    _maintain(now)
+    before, latest = _answers(now), now.latest("h")
+    exported = list(now.samples("h", None, START, END))
+    now.close()
     db = tmp_path / "v1.db"
-    old = SqliteStore.from_url(f"sqlite:///{db}")
-    _write(old)
-    _maintain(old)
-    before = _answers(old)
-    old.close()
-    # What an ifpulse from before m15 left behind: the same file without it.
-    before_m15 = sqlite_schema.MIGRATIONS.index(sqlite_schema._M15)
-    with sqlite3.connect(db) as conn:
-        conn.execute("DROP TABLE m15")
-        conn.execute(f"PRAGMA user_version = {before_m15:d}")
+    write_v1(db, [s for iface, rate in _HISTORY for s in _history(iface, rate)])
     store = SqliteStore.from_url(f"sqlite:///{db}")
     try:
         # Every hour with minutes is stale now: answers come from m1 until maintain runs.
-        assert store.backlog() == 2 * 31
+        assert store.backlog() == 31
         assert _m15_rows(db) == 0
         assert _answers(store) == before
         _assert_same_with_and_without_m15(store, monkeypatch)
@@ -116,6 +122,8 @@ def test_a_database_from_before_m15_gets_m15_through_maintain(
         assert _m15_rows(db) == 2 * 30 * 4 + 2  # 30 h of quarters, 2 of them partial
         assert _answers(store) == before
         _assert_same_with_and_without_m15(store, monkeypatch)
+        assert store.latest("h") == latest
+        assert list(store.samples("h", None, START, END)) == exported
     finally:
         store.close()
 
@@ -147,7 +155,7 @@ def test_minutes_are_purged_in_whole_hours_so_a_stale_hour_stays_whole(tmp_path:
             "INSERT INTO m1 (sid, t, n, rx_bytes) VALUES (1, ?, 1, 10)",
             [(hour - HOUR_MS + m * MINUTE_MS,) for m in range(120)],
         )
-        conn.execute("INSERT INTO dirty_h (sid, t) VALUES (1, ?)", (hour,))
+        conn.execute("INSERT INTO dirty_hour (t) VALUES (?)", (hour,))
         # A cutoff in the middle of the stale hour, chunks smaller than an hour.
         while not sqlite_rollup.purge_rollup(conn, "m1", hour + 30 * MINUTE_MS, 10 * MINUTE_MS):
             pass
