@@ -372,6 +372,7 @@ class Collector:
         rows, warnings = read_net_dev(self.proc_root, self._lines)
         self._warn_new(warnings)
         self._files.retain(rows)
+        self._files.refresh()
         return [
             read_interface(self.sys_root, name, values, self._cached_details, self._files)
             for name, values in rows.items()
