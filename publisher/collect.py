@@ -30,6 +30,8 @@ MAX_COUNTER = 2**64 - 1
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){0,31}$")
 _VLAN_NAME = re.compile(r"^.+\.\d+$")
 _OPER_STATES = {s.value.encode(): s for s in OperState}
+SELECTED_CACHE_MAX = 4096
+_new_reading = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +248,31 @@ def read_details(sys_root: str | Path, name: str) -> LinkDetails:
 DetailsSource = Callable[[str, int | None, OperState | None], LinkDetails]
 
 
+class LinkState(NamedTuple):
+    """A link's attributes read each cycle, raw: ifindex, operstate, and when that is
+    `unknown`, carrier and flags (then they decide is_up)."""
+
+    ifindex: int | None
+    operstate: bytes | None
+    carrier: bytes | None
+    flags: bytes | None
+
+
+def read_link_state(files: LinkFiles, name: str) -> LinkState:
+    """Read the attributes of a link that are read every cycle."""
+    ifindex = files.ifindex(name)  # first: it checks that kept files are still this link's
+    state_raw = files.read(name, "operstate")
+    carrier = flags = None
+    if state_raw is not None and _oper_state(state_raw) is OperState.UNKNOWN:
+        carrier = files.read(name, "carrier")
+        flags = files.read(name, "flags")
+    return LinkState(ifindex, state_raw, carrier, flags)
+
+
+def _oper_state(raw: bytes | None) -> OperState | None:
+    return None if raw is None else _OPER_STATES.get(raw.strip(), OperState.UNKNOWN)
+
+
 def read_interface(
     sys_root: str | Path,
     name: str,
@@ -256,16 +283,22 @@ def read_interface(
     """Combine one /proc/net/dev row with the link's sysfs attributes (read by `files`)."""
     if files is None:
         files = LinkFiles(str(sys_root), keep=False)
-    ifindex = files.ifindex(name)  # first: it checks that kept files are still this link's
-    state_raw = files.read(name, "operstate")
-    oper_state = None
-    if state_raw is not None:
-        oper_state = _OPER_STATES.get(state_raw.strip(), OperState.UNKNOWN)
-    carrier = flags = None
-    if oper_state is OperState.UNKNOWN:  # only then do IFF_UP and carrier decide is_up
-        carrier_int = parse_int(files.read(name, "carrier"))
-        carrier = None if carrier_int is None else carrier_int == 1
-        flags = parse_int(files.read(name, "flags"), 16)
+    return make_reading(sys_root, name, counters, read_link_state(files, name), details)
+
+
+def make_reading(
+    sys_root: str | Path,
+    name: str,
+    counters: NetDevCounters,
+    state: LinkState,
+    details: DetailsSource | None = None,
+) -> InterfaceReading:
+    """An interface's reading from its counters, link state and details (read if not given)."""
+    oper_state = _oper_state(state.operstate)
+    carrier_int = parse_int(state.carrier)
+    carrier = None if carrier_int is None else carrier_int == 1
+    flags = parse_int(state.flags, 16)
+    ifindex = state.ifindex
     info = details(name, ifindex, oper_state) if details else read_details(sys_root, name)
     return InterfaceReading(  # positional: much cheaper than keywords for a NamedTuple
         name,
@@ -346,6 +379,10 @@ class Collector:
         self._warned: set[str] = set()
         self._lines: ParsedLines = {}  # /proc/net/dev lines parsed last time
         self._files = LinkFiles(self.sys_root)
+        self._names: set[str] = set()  # the links of the last cycle
+        self._selected: dict[str, bool] = {}  # self.wanted's answers
+        # name -> its last link state and reading: the same state gives the same facts
+        self._last: dict[str, tuple[LinkState, InterfaceReading]] = {}
 
     def _cached_details(
         self, name: str, ifindex: int | None, oper_state: OperState | None
@@ -369,15 +406,41 @@ class Collector:
         self._cycles += 1
         if self._cycles % self.DETAILS_REFRESH_CYCLES == 0:
             self._details.clear()  # picks up a changed MTU or MAC; bounds the cache as links churn
+            self._last.clear()
         rows, warnings = read_net_dev(self.proc_root, self._lines)
         self._warn_new(warnings)
-        self._files.retain(rows)
+        if rows.keys() != self._names:
+            self._names = set(rows)
+            self._files.retain(self._names)
+            if len(self._selected) > SELECTED_CACHE_MAX:  # veth names churn with containers
+                self._selected.clear()
         self._files.refresh()
-        return [
-            read_interface(self.sys_root, name, values, self._cached_details, self._files)
-            for name, values in rows.items()
-            if self.wanted(name)
-        ]
+        last, self._last = self._last, {}
+        readings = []
+        for name, values in rows.items():
+            selected = self._selected.get(name)
+            if selected is None:
+                selected = self._selected[name] = self.wanted(name)
+            if selected:
+                readings.append(self._read(name, values, last.get(name)))
+        return readings
+
+    def _read(
+        self,
+        name: str,
+        counters: NetDevCounters,
+        last: tuple[LinkState, InterfaceReading] | None,
+    ) -> InterfaceReading:
+        """Read a link; its facts are the last reading's if it reads the same state."""
+        state = read_link_state(self._files, name)
+        if last is not None and last[0] == state:  # details cached for it, facts unchanged
+            reading = last[1]
+            if reading.counters is not counters:
+                reading = _new_reading(InterfaceReading, (name, counters, *reading[2:]))
+        else:
+            reading = make_reading(self.sys_root, name, counters, state, self._cached_details)
+        self._last[name] = (state, reading)
+        return reading
 
     def close(self) -> None:
         """Close the sysfs files kept open."""
