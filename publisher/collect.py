@@ -432,7 +432,10 @@ class Collector:
         last: tuple[LinkState, InterfaceReading] | None,
     ) -> InterfaceReading:
         """Read a link; its facts are the last reading's if it reads the same state."""
-        state = read_link_state(self._files, name)
+        if last is not None and self._files.unchanged(name):  # then it would read last[0]
+            state = last[0]
+        else:
+            state = read_link_state(self._files, name)
         if last is not None and last[0] == state:  # details cached for it, facts unchanged
             reading = last[1]
             if reading.counters is not counters:

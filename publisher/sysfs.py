@@ -67,6 +67,10 @@ class LinkFiles:
             return data
         return self._read_path(name, attr)
 
+    def unchanged(self, name: str) -> bool:
+        """True if the link's files are ordinary ones, unchanged since last read (see refresh)."""
+        return name in self._values
+
     def _watched(self, name: str) -> bool:
         """Whether changes of the link's ordinary files are reported from now on."""
         if self._watch is None:
