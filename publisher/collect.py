@@ -156,8 +156,10 @@ def parse_net_dev(
             continue
         name = name.strip()
         try:
-            values: NetDevCounters | None = NetDevCounters._make(map(int, rest.split()))
-        except (ValueError, TypeError):  # not a number; not 16 of them
+            values: NetDevCounters | None = _new_reading(NetDevCounters, map(int, rest.split()))
+        except ValueError:  # not a number
+            values = None
+        if values is not None and len(values) != len(NetDevCounters._fields):
             values = None
         if not name or values is None or min(values) < 0 or max(values) > MAX_COUNTER:
             warnings.append(f"/proc/net/dev line {number} skipped (garbage): {line[:120]!r}")

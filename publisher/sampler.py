@@ -197,11 +197,14 @@ class Sampler:
         previous, self._prev = self._prev, {}
         idle, self._idle = self._idle, {}
         samples: list[InterfaceSample] = []
+        since = elapsed = None  # one previous time for most links: its interval, once
         for reading in readings:
             prev = previous.get(reading.name)
             was_idle = idle.get(reading.name)
             if was_idle is not None and prev is not None:
-                sample = self._idle_sample(reading, boot_id, at, prev, was_idle)
+                if prev.at != since:
+                    since, elapsed = prev.at, round(at - prev.at, 6)
+                sample = self._idle_sample(reading, boot_id, at, prev, was_idle, elapsed)
                 if sample is not None:
                     samples.append(sample)
                     continue
@@ -218,20 +221,26 @@ class Sampler:
         return samples
 
     def _idle_sample(
-        self, reading: InterfaceReading, boot_id: str, at: float, prev: _Previous, idle: _Idle
+        self,
+        reading: InterfaceReading,
+        boot_id: str,
+        at: float,
+        prev: _Previous,
+        idle: _Idle,
+        elapsed: float | None,
     ) -> InterfaceSample | None:
         """The steady sample of a link read exactly as when its last one showed no change.
 
         `idle` holds that sample's values; counters, link facts and boot equal, and the
         previous counters being the very ones it was made from (no other sample since), the
-        deltas and rates are zero again: only time, seq and interval are new.
+        deltas and rates are zero again: only time, seq and interval (`elapsed`) are new.
         """
-        elapsed = round(at - prev.at, 6)
         seq = self.next_seq
         if (
             prev.counters is not idle.counters
             or idle.boot_id != boot_id
             or idle.reading != reading
+            or elapsed is None
             or elapsed <= 0
             or self._cycle_ts is None
             or seq > _MAX_SEQ
@@ -246,7 +255,12 @@ class Sampler:
             _Previous, (idle.counters, at, prev.ifindex, boot_id, prev.speed_mbps)
         )
         self._idle[reading.name] = idle
-        return _made(InterfaceSample, values, _SAMPLE_FIELDS.copy())
+        sample = _new(InterfaceSample)  # _made's work, inline: most samples of a cycle
+        _set(sample, "__dict__", values)
+        _set(sample, "__pydantic_fields_set__", _SAMPLE_FIELDS.copy())
+        _set(sample, "__pydantic_extra__", None)
+        _set(sample, "__pydantic_private__", None)
+        return sample
 
     def _steady(
         self, reading: InterfaceReading, cur: _Previous, prev: _Previous | None
