@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from publisher.sysfs import LinkFiles, parse_int
+from publisher.sysfs import LinkFiles, parse_int, read_file
 from schemas import InterfaceKind, OperState
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){0,31}$")
 _VLAN_NAME = re.compile(r"^.+\.\d+$")
 _OPER_STATES = {s.value.encode(): s for s in OperState}
 SELECTED_CACHE_MAX = 4096
+_NET_DEV_READ = 65536
 _new_reading = tuple.__new__
 
 
@@ -103,29 +104,13 @@ class InterfaceReading(NamedTuple):
         return self.counters.tx_packets
 
 
-def _read_bytes(path: str) -> bytes | None:
-    """A sysfs/procfs attribute's raw bytes; None if absent or unreadable (EINVAL: link down)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        return os.read(fd, 4096)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
 def _read(path: str) -> str | None:
     """A text attribute, stripped."""
-    raw = _read_bytes(path)
+    return _text(read_file(path))
+
+
+def _text(raw: bytes | None) -> str | None:
     return None if raw is None else raw.decode("ascii", "replace").strip()
-
-
-def _read_int(path: str, base: int = 10) -> int | None:
-    """A numeric attribute (int() takes the bytes and their newline as they are)."""
-    return parse_int(_read_bytes(path), base)
 
 
 ParsedLines = dict[str, tuple[str, NetDevCounters]]
@@ -181,14 +166,25 @@ def read_net_dev(
     """
     path = os.path.join(proc_root, "net", "dev")
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        raw = _read_all(path)
     except OSError as exc:
         return {}, [f"cannot read {path}: {exc.strerror or exc}"]
     rows, warnings = parse_net_dev(raw.decode("utf-8", "replace"), known)
     if not rows and not warnings:
         warnings.append(f"{path} lists no interfaces")
     return rows, warnings
+
+
+def _read_all(path: str) -> bytes:
+    """A whole file by system calls (an open() file object costs more than the reading)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while chunk := os.read(fd, _NET_DEV_READ):  # procfs: until a read gives nothing
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def read_boot_id(proc_root: str | Path) -> str | None:
@@ -227,21 +223,22 @@ def classify(name: str, arp_type: int | None, present: Callable[[str], bool]) ->
     return InterfaceKind.OTHER
 
 
-def read_details(sys_root: str | Path, name: str) -> LinkDetails:
-    """Read MAC address, ARP type, kind, speed and MTU."""
-    base = f"{sys_root}/class/net/{name}/"
-    mac = _read(base + "address")
+def read_details(sys_root: str | Path, name: str, files: LinkFiles | None = None) -> LinkDetails:
+    """Read MAC address, ARP type, kind, speed and MTU (through `files` if given)."""
+    if files is None:
+        files = LinkFiles(str(sys_root), keep=False)
+    mac = _text(files.read_once(name, "address"))
     if mac is not None:
         mac = mac.lower()
         if not _MAC.match(mac) or not mac.strip("0:"):  # all-zero is no address
             mac = None
-    arp_type = _read_int(base + "type")
-    speed = _read_int(base + "speed")  # EINVAL while the link is down: None
-    mtu = _read_int(base + "mtu")
+    arp_type = parse_int(files.read_once(name, "type"))
+    speed = parse_int(files.read_once(name, "speed"))  # EINVAL while the link is down: None
+    mtu = parse_int(files.read_once(name, "mtu"))
     return LinkDetails(
         mac=mac,
         arp_type=arp_type,
-        kind=classify(name, arp_type, lambda entry: os.path.exists(base + entry)),
+        kind=classify(name, arp_type, lambda entry: files.exists(name, entry)),
         speed_mbps=speed if speed is not None and 0 <= speed <= MAX_SPEED_MBPS else None,
         mtu=mtu if mtu is not None and 0 <= mtu <= MAX_MTU else None,
     )
@@ -392,7 +389,7 @@ class Collector:
         cached = self._details.get(name)
         if cached is not None and cached[0] == ifindex and cached[1] is oper_state:
             return cached[2]
-        info = read_details(self.sys_root, name)
+        info = read_details(self.sys_root, name, self._files)
         self._details[name] = (ifindex, oper_state, info)
         return info
 

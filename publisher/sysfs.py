@@ -67,6 +67,30 @@ class LinkFiles:
             return data
         return self._read_path(name, attr)
 
+    def read_once(self, name: str, attr: str) -> bytes | None:
+        """An attribute read now and then (MTU, speed ...): a value while the files are
+        ordinary ones and unchanged, else read by path (not kept open)."""
+        values = self._values.get(name)
+        if values is not None and attr in values:
+            return values[attr]
+        path = self._net + name + "/" + attr
+        if self.pseudo is False and self._watched(name):  # watched before read: no race
+            data = self._values.setdefault(name, {})[attr] = read_file(path)
+            return data
+        return read_file(path)
+
+    def exists(self, name: str, entry: str) -> bool:
+        """Whether the link's directory holds `entry` (a marker such as `wireless`)."""
+        key = "/" + entry  # never an attribute's name
+        values = self._values.get(name)
+        if values is not None and key in values:
+            return values[key] is not None
+        if self.pseudo is False and self._watched(name):
+            found = os.path.exists(self._net + name + key)
+            self._values.setdefault(name, {})[key] = b"" if found else None
+            return found
+        return os.path.exists(self._net + name + key)
+
     def unchanged(self, name: str) -> bool:
         """True if the link's files are ordinary ones, unchanged since last read (see refresh)."""
         return name in self._values
@@ -140,6 +164,20 @@ class LinkFiles:
         if self._watch is not None:
             self._watch.close()
             self._watch = None
+
+
+def read_file(path: str) -> bytes | None:
+    """A sysfs/procfs attribute's raw bytes; None if absent or unreadable (EINVAL: link down)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        return os.read(fd, _READ_MAX)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def parse_int(raw: bytes | None, base: int = 10) -> int | None:

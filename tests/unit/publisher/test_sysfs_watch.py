@@ -13,7 +13,7 @@ import publisher.watch as watch_module
 from publisher.collect import Collector, InterfaceReading
 from publisher.sysfs import LinkFiles
 from publisher.watch import DirWatch
-from schemas import OperState
+from schemas import InterfaceKind, OperState
 from tests.fixtures.proc_trees import FakeHost
 
 needs_inotify = pytest.mark.skipif(DirWatch()._fd < 0, reason="no inotify here")
@@ -156,3 +156,25 @@ def test_sysfs_like_trees_keep_no_values(tmp_path: Path) -> None:
     assert files.read("eth0", "operstate") == b"up\n"
     assert files._values == {} and files._watch is None
     files.close()
+
+
+@needs_inotify
+def test_details_of_unchanged_links_are_not_read_again_at_refresh(
+    host: FakeHost, collector: Collector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = collector.collect()
+    opened = count_opens(monkeypatch, host.sys)
+    for _ in range(Collector.DETAILS_REFRESH_CYCLES + 1):  # one refresh at least
+        assert collector.collect() == first
+    assert opened == []
+
+
+@needs_inotify
+def test_changed_details_and_markers_show_at_the_refresh(
+    host: FakeHost, collector: Collector
+) -> None:
+    assert by_name(collector.collect())["eth0"].kind is InterfaceKind.ETHERNET
+    host.set_link("eth0", mtu=9000, bridge=True, device=False)
+    for _ in range(Collector.DETAILS_REFRESH_CYCLES):
+        reading = by_name(collector.collect())["eth0"]
+    assert (reading.mtu, reading.kind) == (9000, InterfaceKind.BRIDGE)
