@@ -366,6 +366,12 @@ class Spool:
         gone: list[int] = []
         for span, group in self._group(ids):
             before = self._acked.get(span.first, frozenset())
+            if not before and len(group) == span.length:  # the common case: a whole row
+                removed += span.length
+                gone.append(span.first)
+                freed += span.size
+                del self._spans[span.first]
+                continue
             after = before.union(group)
             removed += len(after) - len(before)
             if len(after) == span.length:
@@ -379,24 +385,26 @@ class Spool:
             self._cached = []
         return removed, freed, gone
 
-    def _group(self, ids: Sequence[int]) -> list[tuple[_Span, list[int]]]:
+    def _group(self, ids: Sequence[int]) -> list[tuple[_Span, Sequence[int]]]:
         """`ids` (ascending) by the stored row holding them; ids of no row are left out."""
-        groups: list[tuple[_Span, list[int]]] = []
+        groups: list[tuple[_Span, Sequence[int]]] = []
         firsts = sorted(self._spans)
-        for i in ids:
-            if groups and i < groups[-1][0].first + groups[-1][0].length:
-                groups[-1][1].append(i)
-                continue
-            k = bisect.bisect_right(firsts, i) - 1
-            span = self._spans[firsts[k]] if k >= 0 else None
+        k, n = 0, len(ids)
+        while k < n:
+            i = ids[k]
+            at = bisect.bisect_right(firsts, i) - 1
+            span = self._spans[firsts[at]] if at >= 0 else None
             if span is None or i >= span.first + span.length:
                 found = self.db.execute(_SPAN_OF, (i,)).fetchone()
                 span = _Span._make(found) if found else None
                 if span is None or i >= span.first + span.length:
+                    k += 1
                     continue
                 self._spans[span.first] = span
                 bisect.insort(firsts, span.first)
-            groups.append((span, [i]))
+            end = bisect.bisect_left(ids, span.first + span.length, k)  # the row's ids: a slice
+            groups.append((span, ids[k:end]))
+            k = end
         return groups
 
     def _delete_rows(self, firsts: list[int]) -> None:
