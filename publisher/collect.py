@@ -437,8 +437,10 @@ class Collector:
             state = read_link_state(self._files, name)
         if last is not None and last[0] == state:  # details cached for it, facts unchanged
             reading = last[1]
-            if reading.counters is not counters:
-                reading = _new_reading(InterfaceReading, (name, counters, *reading[2:]))
+            if reading.counters is counters:  # an idle link: all as last cycle
+                self._last[name] = last
+                return reading
+            reading = _new_reading(InterfaceReading, (name, counters, *reading[2:]))
         else:
             reading = make_reading(self.sys_root, name, counters, state, self._cached_details)
         self._last[name] = (state, reading)

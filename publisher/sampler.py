@@ -239,7 +239,7 @@ class Sampler:
         if (
             prev.counters is not idle.counters
             or idle.boot_id != boot_id
-            or idle.reading != reading
+            or (idle.reading is not reading and idle.reading != reading)
             or elapsed is None
             or elapsed <= 0
             or self._cycle_ts is None
