@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from publisher.alerts import AlertEvaluator, AlertPublisher, Override, Thresholds
 from publisher.collect import Collector, InterfaceFilter
-from publisher.discovery import IfaceInfo
+from publisher.discovery import IfaceInfos
 from publisher.ha import HaSettings, HomeAssistantDiscovery
 from publisher.mqtt import LinkOptions, MqttLink
 from publisher.service import VERSION, LoopOptions, Publisher, Transport, host_status
@@ -230,9 +230,11 @@ def attach_addons(
         if ha is not None:
             ha.on_connect()
 
+    infos = IfaceInfos()
+
     def on_samples(samples: list[InterfaceSample]) -> None:
         if ha is not None:
-            ha.on_samples([IfaceInfo(s.iface, s.mac, s.kind) for s in samples])
+            ha.on_samples(infos(samples))
         alerts.on_cycle(samples)
 
     link.on_connected = on_connected

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from publisher.sysfs import LinkFiles, parse_int
+from publisher.sysfs import LinkFiles, parse_int, read_file
 from schemas import InterfaceKind, OperState
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,9 @@ MAX_COUNTER = 2**64 - 1
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){0,31}$")
 _VLAN_NAME = re.compile(r"^.+\.\d+$")
 _OPER_STATES = {s.value.encode(): s for s in OperState}
+SELECTED_CACHE_MAX = 4096
+_NET_DEV_READ = 65536
+_new_reading = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,29 +104,13 @@ class InterfaceReading(NamedTuple):
         return self.counters.tx_packets
 
 
-def _read_bytes(path: str) -> bytes | None:
-    """A sysfs/procfs attribute's raw bytes; None if absent or unreadable (EINVAL: link down)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        return os.read(fd, 4096)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
 def _read(path: str) -> str | None:
     """A text attribute, stripped."""
-    raw = _read_bytes(path)
+    return _text(read_file(path))
+
+
+def _text(raw: bytes | None) -> str | None:
     return None if raw is None else raw.decode("ascii", "replace").strip()
-
-
-def _read_int(path: str, base: int = 10) -> int | None:
-    """A numeric attribute (int() takes the bytes and their newline as they are)."""
-    return parse_int(_read_bytes(path), base)
 
 
 ParsedLines = dict[str, tuple[str, NetDevCounters]]
@@ -154,8 +141,10 @@ def parse_net_dev(
             continue
         name = name.strip()
         try:
-            values: NetDevCounters | None = NetDevCounters._make(map(int, rest.split()))
-        except (ValueError, TypeError):  # not a number; not 16 of them
+            values: NetDevCounters | None = _new_reading(NetDevCounters, map(int, rest.split()))
+        except ValueError:  # not a number
+            values = None
+        if values is not None and len(values) != len(NetDevCounters._fields):
             values = None
         if not name or values is None or min(values) < 0 or max(values) > MAX_COUNTER:
             warnings.append(f"/proc/net/dev line {number} skipped (garbage): {line[:120]!r}")
@@ -177,14 +166,25 @@ def read_net_dev(
     """
     path = os.path.join(proc_root, "net", "dev")
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        raw = _read_all(path)
     except OSError as exc:
         return {}, [f"cannot read {path}: {exc.strerror or exc}"]
     rows, warnings = parse_net_dev(raw.decode("utf-8", "replace"), known)
     if not rows and not warnings:
         warnings.append(f"{path} lists no interfaces")
     return rows, warnings
+
+
+def _read_all(path: str) -> bytes:
+    """A whole file by system calls (an open() file object costs more than the reading)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while chunk := os.read(fd, _NET_DEV_READ):  # procfs: until a read gives nothing
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def read_boot_id(proc_root: str | Path) -> str | None:
@@ -223,27 +223,53 @@ def classify(name: str, arp_type: int | None, present: Callable[[str], bool]) ->
     return InterfaceKind.OTHER
 
 
-def read_details(sys_root: str | Path, name: str) -> LinkDetails:
-    """Read MAC address, ARP type, kind, speed and MTU."""
-    base = f"{sys_root}/class/net/{name}/"
-    mac = _read(base + "address")
+def read_details(sys_root: str | Path, name: str, files: LinkFiles | None = None) -> LinkDetails:
+    """Read MAC address, ARP type, kind, speed and MTU (through `files` if given)."""
+    if files is None:
+        files = LinkFiles(str(sys_root), keep=False)
+    mac = _text(files.read_once(name, "address"))
     if mac is not None:
         mac = mac.lower()
         if not _MAC.match(mac) or not mac.strip("0:"):  # all-zero is no address
             mac = None
-    arp_type = _read_int(base + "type")
-    speed = _read_int(base + "speed")  # EINVAL while the link is down: None
-    mtu = _read_int(base + "mtu")
+    arp_type = parse_int(files.read_once(name, "type"))
+    speed = parse_int(files.read_once(name, "speed"))  # EINVAL while the link is down: None
+    mtu = parse_int(files.read_once(name, "mtu"))
     return LinkDetails(
         mac=mac,
         arp_type=arp_type,
-        kind=classify(name, arp_type, lambda entry: os.path.exists(base + entry)),
+        kind=classify(name, arp_type, lambda entry: files.exists(name, entry)),
         speed_mbps=speed if speed is not None and 0 <= speed <= MAX_SPEED_MBPS else None,
         mtu=mtu if mtu is not None and 0 <= mtu <= MAX_MTU else None,
     )
 
 
 DetailsSource = Callable[[str, int | None, OperState | None], LinkDetails]
+
+
+class LinkState(NamedTuple):
+    """A link's attributes read each cycle, raw: ifindex, operstate, and when that is
+    `unknown`, carrier and flags (then they decide is_up)."""
+
+    ifindex: int | None
+    operstate: bytes | None
+    carrier: bytes | None
+    flags: bytes | None
+
+
+def read_link_state(files: LinkFiles, name: str) -> LinkState:
+    """Read the attributes of a link that are read every cycle."""
+    ifindex = files.ifindex(name)  # first: it checks that kept files are still this link's
+    state_raw = files.read(name, "operstate")
+    carrier = flags = None
+    if state_raw is not None and _oper_state(state_raw) is OperState.UNKNOWN:
+        carrier = files.read(name, "carrier")
+        flags = files.read(name, "flags")
+    return LinkState(ifindex, state_raw, carrier, flags)
+
+
+def _oper_state(raw: bytes | None) -> OperState | None:
+    return None if raw is None else _OPER_STATES.get(raw.strip(), OperState.UNKNOWN)
 
 
 def read_interface(
@@ -256,16 +282,22 @@ def read_interface(
     """Combine one /proc/net/dev row with the link's sysfs attributes (read by `files`)."""
     if files is None:
         files = LinkFiles(str(sys_root), keep=False)
-    ifindex = files.ifindex(name)  # first: it checks that kept files are still this link's
-    state_raw = files.read(name, "operstate")
-    oper_state = None
-    if state_raw is not None:
-        oper_state = _OPER_STATES.get(state_raw.strip(), OperState.UNKNOWN)
-    carrier = flags = None
-    if oper_state is OperState.UNKNOWN:  # only then do IFF_UP and carrier decide is_up
-        carrier_int = parse_int(files.read(name, "carrier"))
-        carrier = None if carrier_int is None else carrier_int == 1
-        flags = parse_int(files.read(name, "flags"), 16)
+    return make_reading(sys_root, name, counters, read_link_state(files, name), details)
+
+
+def make_reading(
+    sys_root: str | Path,
+    name: str,
+    counters: NetDevCounters,
+    state: LinkState,
+    details: DetailsSource | None = None,
+) -> InterfaceReading:
+    """An interface's reading from its counters, link state and details (read if not given)."""
+    oper_state = _oper_state(state.operstate)
+    carrier_int = parse_int(state.carrier)
+    carrier = None if carrier_int is None else carrier_int == 1
+    flags = parse_int(state.flags, 16)
+    ifindex = state.ifindex
     info = details(name, ifindex, oper_state) if details else read_details(sys_root, name)
     return InterfaceReading(  # positional: much cheaper than keywords for a NamedTuple
         name,
@@ -346,6 +378,10 @@ class Collector:
         self._warned: set[str] = set()
         self._lines: ParsedLines = {}  # /proc/net/dev lines parsed last time
         self._files = LinkFiles(self.sys_root)
+        self._names: set[str] = set()  # the links of the last cycle
+        self._selected: dict[str, bool] = {}  # self.wanted's answers
+        # name -> its last link state and reading: the same state gives the same facts
+        self._last: dict[str, tuple[LinkState, InterfaceReading]] = {}
 
     def _cached_details(
         self, name: str, ifindex: int | None, oper_state: OperState | None
@@ -353,7 +389,7 @@ class Collector:
         cached = self._details.get(name)
         if cached is not None and cached[0] == ifindex and cached[1] is oper_state:
             return cached[2]
-        info = read_details(self.sys_root, name)
+        info = read_details(self.sys_root, name, self._files)
         self._details[name] = (ifindex, oper_state, info)
         return info
 
@@ -369,14 +405,46 @@ class Collector:
         self._cycles += 1
         if self._cycles % self.DETAILS_REFRESH_CYCLES == 0:
             self._details.clear()  # picks up a changed MTU or MAC; bounds the cache as links churn
+            self._last.clear()
         rows, warnings = read_net_dev(self.proc_root, self._lines)
         self._warn_new(warnings)
-        self._files.retain(rows)
-        return [
-            read_interface(self.sys_root, name, values, self._cached_details, self._files)
-            for name, values in rows.items()
-            if self.wanted(name)
-        ]
+        if rows.keys() != self._names:
+            self._names = set(rows)
+            self._files.retain(self._names)
+            if len(self._selected) > SELECTED_CACHE_MAX:  # veth names churn with containers
+                self._selected.clear()
+        self._files.refresh()
+        last, self._last = self._last, {}
+        readings = []
+        for name, values in rows.items():
+            selected = self._selected.get(name)
+            if selected is None:
+                selected = self._selected[name] = self.wanted(name)
+            if selected:
+                readings.append(self._read(name, values, last.get(name)))
+        return readings
+
+    def _read(
+        self,
+        name: str,
+        counters: NetDevCounters,
+        last: tuple[LinkState, InterfaceReading] | None,
+    ) -> InterfaceReading:
+        """Read a link; its facts are the last reading's if it reads the same state."""
+        if last is not None and self._files.unchanged(name):  # then it would read last[0]
+            state = last[0]
+        else:
+            state = read_link_state(self._files, name)
+        if last is not None and last[0] == state:  # details cached for it, facts unchanged
+            reading = last[1]
+            if reading.counters is counters:  # an idle link: all as last cycle
+                self._last[name] = last
+                return reading
+            reading = _new_reading(InterfaceReading, (name, counters, *reading[2:]))
+        else:
+            reading = make_reading(self.sys_root, name, counters, state, self._cached_details)
+        self._last[name] = (state, reading)
+        return reading
 
     def close(self) -> None:
         """Close the sysfs files kept open."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from schemas import InterfaceKind, TopicScheme
+from schemas import InterfaceKind, InterfaceSample, TopicScheme
 
 DEFAULT_HA_PREFIX = "homeassistant"
 DEFAULT_RATE_UNIT = "Mbit/s"
@@ -100,6 +100,34 @@ class IfaceInfo:
     name: str
     mac: str | None
     kind: InterfaceKind
+
+
+INFO_CACHE_MAX = 4096
+
+
+class IfaceInfos:
+    """Each sample's IfaceInfo, the same object while its name, MAC and kind stay.
+
+    Building one per sample each cycle cost more than discovery itself; the same objects
+    also compare (against the last cycle's) by identity.
+    """
+
+    def __init__(self) -> None:
+        self._infos: dict[tuple[str, str | None, InterfaceKind], IfaceInfo] = {}
+
+    def __call__(self, samples: Iterable[InterfaceSample]) -> list[IfaceInfo]:
+        """The infos of `samples`, in their order."""
+        infos = self._infos
+        out = []
+        for sample in samples:
+            key = (sample.iface, sample.mac, sample.kind)
+            info = infos.get(key)
+            if info is None:
+                if len(infos) > INFO_CACHE_MAX:  # veth names churn with containers
+                    infos.clear()
+                info = infos[key] = IfaceInfo(*key)
+            out.append(info)
+        return out
 
 
 def sanitize_id(name: str) -> str:

@@ -163,6 +163,10 @@ class HomeAssistantDiscovery:
         now = self._clock() if now is None else now
         with self._lock:
             current = self._keyed(tuple(infos))
+            if self._same_as_known(current):  # the usual cycle: the same interfaces again
+                self._last_seen.update(dict.fromkeys(current, now))
+                self._publish_if_changed()
+                return
             for key, info in current.items():
                 self._known[key] = info
                 self._last_seen[key] = now
@@ -176,6 +180,20 @@ class HomeAssistantDiscovery:
                     self._carried.pop(key, None)
                     self._pending_removal.add(key)
             self._publish_if_changed()
+
+    def _same_as_known(self, current: dict[str, IfaceInfo]) -> bool:
+        """True if this cycle changes nothing but the times seen (lock held).
+
+        That is: the interfaces known are these, all were seen (none missing, carried or
+        due for removal), so none can be retired now.
+        """
+        return (
+            not self._carried
+            and not self._pending_removal
+            and self._settings.gone_after_s >= 0
+            and self._last_seen.keys() == current.keys()
+            and self._known == current
+        )
 
     def _keyed(self, infos: tuple[IfaceInfo, ...]) -> dict[str, IfaceInfo]:
         """Key -> info of one cycle's interfaces (lock held); reused while they do not change."""

@@ -34,6 +34,13 @@ class _Previous(NamedTuple):
     speed_mbps: int | None
 
 
+class _Idle(NamedTuple):
+    reading: InterfaceReading
+    boot_id: str
+    counters: tuple[int, ...]  # the very tuple kept in _Previous
+    values: dict[str, object]
+
+
 _STATIC_FIELDS = ("iface", "boot_id", "is_up", "oper_state", "speed_mbps", "mtu", "mac", "kind")
 _INT_ONLY = frozenset({int})
 _MAX_SEQ = 2**63 - 1
@@ -175,6 +182,8 @@ class Sampler:
         self._valid_static: set[tuple[object, ...]] = set()
         self._static: dict[str, tuple[object, ...]] = {}  # name -> its last validated facts
         self._cycle_ts: datetime | None = None  # this cycle's time as validation makes it
+        # name -> an idle link's last steady sample with no change (see _idle_sample)
+        self._idle: dict[str, _Idle] = {}
 
     @property
     def tracked(self) -> frozenset[str]:
@@ -186,13 +195,23 @@ class Sampler:
         at, ts = self.monotonic(), self.wallclock()
         self._cycle_ts = _validated_ts(ts)
         previous, self._prev = self._prev, {}
+        idle, self._idle = self._idle, {}
         samples: list[InterfaceSample] = []
+        since = elapsed = None  # one previous time for most links: its interval, once
         for reading in readings:
+            prev = previous.get(reading.name)
+            was_idle = idle.get(reading.name)
+            if was_idle is not None and prev is not None:
+                if prev.at != since:
+                    since, elapsed = prev.at, round(at - prev.at, 6)
+                sample = self._idle_sample(reading, boot_id, at, prev, was_idle, elapsed)
+                if sample is not None:
+                    samples.append(sample)
+                    continue
             state = _new_previous(  # tuple.__new__: a NamedTuple's own __new__ is Python code
                 _Previous,
                 (_PICK(reading.counters), at, reading.ifindex, boot_id, reading.speed_mbps),
             )
-            prev = previous.get(reading.name)
             sample = self._steady(reading, state, prev)
             if sample is None:
                 sample = self._build(reading, state, prev, ts)
@@ -200,6 +219,48 @@ class Sampler:
                 self._prev[reading.name] = state
                 samples.append(sample)
         return samples
+
+    def _idle_sample(
+        self,
+        reading: InterfaceReading,
+        boot_id: str,
+        at: float,
+        prev: _Previous,
+        idle: _Idle,
+        elapsed: float | None,
+    ) -> InterfaceSample | None:
+        """The steady sample of a link read exactly as when its last one showed no change.
+
+        `idle` holds that sample's values; counters, link facts and boot equal, and the
+        previous counters being the very ones it was made from (no other sample since), the
+        deltas and rates are zero again: only time, seq and interval (`elapsed`) are new.
+        """
+        seq = self.next_seq
+        if (
+            prev.counters is not idle.counters
+            or idle.boot_id != boot_id
+            or (idle.reading is not reading and idle.reading != reading)
+            or elapsed is None
+            or elapsed <= 0
+            or self._cycle_ts is None
+            or seq > _MAX_SEQ
+        ):
+            return None
+        self.next_seq = seq + 1
+        values = idle.values.copy()
+        values["ts"] = self._cycle_ts
+        values["seq"] = seq
+        values["interval_s"] = elapsed
+        self._prev[reading.name] = _new_previous(
+            _Previous, (idle.counters, at, prev.ifindex, boot_id, prev.speed_mbps)
+        )
+        self._idle[reading.name] = idle
+        sample = _new(InterfaceSample)  # _made's work, inline: most samples of a cycle
+        _set(sample, "__dict__", values)
+        _set(sample, "__pydantic_fields_set__", _SAMPLE_FIELDS.copy())
+        _set(sample, "__pydantic_extra__", None)
+        _set(sample, "__pydantic_private__", None)
+        return sample
 
     def _steady(
         self, reading: InterfaceReading, cur: _Previous, prev: _Previous | None
@@ -235,7 +296,10 @@ class Sampler:
             return None
         seq = self.next_seq
         self.next_seq = seq + 1
-        return _steady_sample(self.host, self._cycle_ts, seq, elapsed, counters, deltas, static)
+        sample = _steady_sample(self.host, self._cycle_ts, seq, elapsed, counters, deltas, static)
+        if not any(deltas):  # idle: the next cycles may well repeat it (_idle_sample)
+            self._idle[reading.name] = _Idle(reading, cur.boot_id, counters, sample.__dict__)
+        return sample
 
     @staticmethod
     def _deltas(cur: _Previous, prev: _Previous | None) -> tuple[float, tuple[int, ...] | None]:
@@ -304,6 +368,7 @@ class Sampler:
         if len(self._valid_static) > _STATIC_CACHE_MAX:  # veth names churn with containers
             self._valid_static.clear()
             self._static.clear()
+            self._idle.clear()
         self._valid_static.add(static)
         self._static[name] = static
         return sample

@@ -1,55 +1,106 @@
 """On-disk store-and-forward queue (SQLite WAL): put, oldest-first read, delete on ack, size cap.
 
 Every message is committed here before it is published and deleted only when the broker has
-acknowledged it, so a crash (even SIGKILL) loses nothing that was committed. Ids come from
-AUTOINCREMENT, so they are never reused and their order is the publication order. The spool
-also keeps the last `seq` handed out, so sample numbers keep growing across restarts.
+acknowledged it, so a crash (even SIGKILL) loses nothing that was committed. One put (a
+collection cycle) is one row holding all its messages: a row per message cost more SQLite work
+than everything else the spool does. Messages keep ids of their own, consecutive and never
+reused (the last one given is kept), so their order is the publication order. A row goes when
+all its messages are acknowledged; the acks of part of a row are kept in memory only, so after
+a restart those messages are sent again (the ingestor is idempotent on (host, iface, ts)).
+The spool also keeps the last `seq` handed out, so sample numbers keep growing across restarts.
 """
 
 from __future__ import annotations
 
+import bisect
 import fcntl
-import functools
-import json
 import logging
 import os
 import sqlite3
+import struct
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from itertools import accumulate
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 log = logging.getLogger(__name__)
 
-ROW_OVERHEAD_BYTES = 32  # rough per-row cost of the table and its key, for the size cap
+ROW_OVERHEAD_BYTES = 32  # rough per-message cost of its row share and key, for the size cap
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS queue (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    topic TEXT NOT NULL,
-    payload BLOB NOT NULL,
-    size INTEGER NOT NULL
+CREATE TABLE IF NOT EXISTS batch (
+    first INTEGER PRIMARY KEY,
+    count INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    ends BLOB NOT NULL,
+    topics TEXT NOT NULL,
+    payloads BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
-
-_COUNT_RANGE = "SELECT count(*), coalesce(sum(size), 0) FROM queue WHERE id BETWEEN ? AND ?"
-_DELETE_RANGE = "DELETE FROM queue WHERE id BETWEEN ? AND ?"
-_COUNT_LIST = (
-    "SELECT count(*), coalesce(sum(size), 0) FROM queue"
-    " WHERE id IN (SELECT value FROM json_each(?))"
+# first: the id of the row's first message, the others follow; size: what the cap counts
+# (sum of len(topic) + len(payload) + ROW_OVERHEAD_BYTES); ends: where each topic ends in
+# topics, then where each payload ends in payloads ('<Q' each). Small columns come first, so
+# reading them never touches the payloads' overflow pages.
+_INSERT = "INSERT INTO batch (first, count, size, ends, topics, payloads) VALUES (?, ?, ?, ?, ?, ?)"
+_SELECT_FROM = (
+    "SELECT first, count, size, ends, topics, payloads FROM batch"
+    " WHERE first >= coalesce((SELECT max(first) FROM batch WHERE first <= ?), 0) ORDER BY first"
 )
-_DELETE_LIST = "DELETE FROM queue WHERE id IN (SELECT value FROM json_each(?))"
-# SQLite 3.35+ deletes and reports the sizes freed in one statement.
-_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
-_RETURN_SIZE = " RETURNING size"
-_INSERT_ROWS_MAX = 300  # 900 parameters per statement: below every SQLite's limit (999)
+_SPAN_OF = "SELECT first, count, size FROM batch WHERE first <= ? ORDER BY first DESC LIMIT 1"
+_SAVE_IDS = "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_id', ?)"
+_SAVE_IDS_SEQ = "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_id', ?), ('last_seq', ?)"
+_MIGRATE_ROWS = 1000  # messages per row when converting a spool of the one-row-per-message form
 
 Row = tuple[int, str, bytes]
 
 
+class _Span(NamedTuple):
+    """Where a stored row's messages are: ids first .. first + length - 1; bytes it counts."""
+
+    first: int
+    length: int
+    size: int
+
+
 class SpoolBusyError(RuntimeError):
     """Another publisher holds this spool."""
+
+
+def _pack(items: Sequence[tuple[str, bytes]]) -> tuple[int, bytes, str, bytes]:
+    """A row's size, ends, topics and payloads for `items` (see _SCHEMA)."""
+    topics = [t for t, _ in items]
+    payloads = [p for _, p in items]
+    ends = [*accumulate(map(len, topics)), *accumulate(map(len, payloads))]
+    n = len(items)
+    size = ends[n - 1] + ends[-1] + n * ROW_OVERHEAD_BYTES
+    return size, struct.pack(f"<{2 * n}Q", *ends), "".join(topics), b"".join(payloads)
+
+
+def _unpack(first: int, count: int, ends_raw: bytes, topics: str, payloads: bytes) -> list[Row]:
+    """The messages of one stored row, oldest first."""
+    ends = struct.unpack(f"<{2 * count}Q", ends_raw)
+    rows: list[Row] = []
+    t0 = p0 = 0
+    for i in range(count):
+        t1, p1 = ends[i], ends[count + i]
+        rows.append((first + i, topics[t0:t1], bytes(payloads[p0:p1])))
+        t0, p0 = t1, p1
+    return rows
+
+
+def _size_of(row: Row) -> int:
+    return len(row[1]) + len(row[2]) + ROW_OVERHEAD_BYTES
+
+
+def read_messages(db: sqlite3.Connection) -> Iterator[Row]:
+    """Every message stored in a spool database, oldest first (also for reading one offline).
+
+    Messages acknowledged in part of a row are included: only the spool in use knows them.
+    """
+    for first, count, _, ends, topics, payloads in db.execute(_SELECT_FROM, (0,)):
+        yield from _unpack(first, count, ends, topics, payloads)
 
 
 class Spool:
@@ -76,20 +127,27 @@ class Spool:
                 if old.exists():
                     old.rename(aside.with_name(aside.name + suffix))
             self.db = self._open(sync)
-        totals = self.db.execute("SELECT count(*), coalesce(sum(size), 0) FROM queue").fetchone()
-        depth, size = totals
+        self.last_id: int = max(self._meta("last_id", 0), self._max_id())
+        self._migrate()
+        totals = self.db.execute(
+            "SELECT coalesce(sum(count), 0), coalesce(sum(size), 0) FROM batch"
+        )
+        depth, size = totals.fetchone()
         self.depth: int = depth
         self.bytes: int = size
         self.dropped = 0  # since this process started
-        row = self.db.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
-        self.last_seq: int = row[0] if row else -1
-        self.last_id = self._max_id()
-        self._recent: list[Row] = []  # the rows of the last put still queued, to peek for free
+        self.last_seq: int = self._meta("last_seq", -1)
+        self._spans: dict[int, _Span] = {}  # rows whose ids were seen (put or read), by first
+        self._acked: dict[int, frozenset[int]] = {}  # first -> ids of a row acknowledged so far
+        self._cached: list[Row] = []  # the messages of the row put or read last, to peek for free
+
+    def _meta(self, key: str, default: int) -> int:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return int(row[0]) if row else default
 
     def _max_id(self) -> int:
-        """The highest id ever given (AUTOINCREMENT keeps it in sqlite_sequence)."""
-        row = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'queue'").fetchone()
-        return int(row[0]) if row else 0
+        row = self.db.execute("SELECT max(first + count - 1) FROM batch").fetchone()
+        return int(row[0] or 0)
 
     @staticmethod
     def _lock(path: Path) -> int:
@@ -116,6 +174,26 @@ class Spool:
             raise
         return db
 
+    def _migrate(self) -> None:
+        """Move the messages of a spool written one row per message into rows of many."""
+        old = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'queue'"
+        if self.db.execute(old).fetchone() is None:
+            return
+        with self._transaction():
+            seq = self.db.execute("SELECT max(seq) FROM sqlite_sequence WHERE name = 'queue'")
+            last_id = max(self.last_id, int(seq.fetchone()[0] or 0))
+            cursor = self.db.execute("SELECT topic, payload FROM queue ORDER BY id")
+            moved = 0
+            while chunk := cursor.fetchmany(_MIGRATE_ROWS):
+                items = [(t, bytes(p)) for t, p in chunk]
+                self.db.execute(_INSERT, (last_id + 1, len(items), *_pack(items)))
+                last_id += len(items)
+                moved += len(items)
+            self.db.execute(_SAVE_IDS, (last_id,))
+            self.db.execute("DROP TABLE queue")
+        self.last_id = last_id
+        log.info("spool %s converted to rows of many messages (%d waiting)", self.path, moved)
+
     def put(
         self,
         items: Sequence[tuple[str, bytes]],
@@ -126,27 +204,29 @@ class Spool:
 
         Returns how many of the oldest were dropped to keep under the size cap.
         """
-        params: list[object] = []
-        added = 0
-        for topic, payload in items:
-            size = len(topic) + len(payload) + ROW_OVERHEAD_BYTES
-            params += (topic, payload, size)
-            added += size
-        with self._transaction():
-            removed, removed_bytes = self._delete(sorted(set(acked)))
-            last_id = self._insert(params)
-            if last_seq is not None:
-                self.db.execute(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_seq', ?)", (last_seq,)
-                )
-            size = self.bytes - removed_bytes + added
-            dropped, freed, dropped_up_to = self._drop_oldest(size - self.max_bytes)
+        saved = self._save()
+        try:
+            with self._transaction():
+                removed, freed_acked, gone = self._settle(sorted(set(acked)))
+                self._delete_rows(gone)
+                first, added = self.last_id + 1, 0
+                if items:
+                    packed = _pack(items)
+                    self.db.execute(_INSERT, (first, len(items), *packed))
+                    added = packed[0]
+                    self._spans[first] = _Span(first, len(items), added)
+                    self._cached = [(first + i, t, p) for i, (t, p) in enumerate(items)]
+                last_id = self.last_id + len(items)
+                if last_seq is None:
+                    self.db.execute(_SAVE_IDS, (last_id,))
+                else:
+                    self.db.execute(_SAVE_IDS_SEQ, (last_id, last_seq))
+                size = self.bytes - freed_acked + added
+                dropped, freed = self._drop_oldest(size - self.max_bytes)
+        except BaseException:
+            self._restore(saved)
+            raise
         self.last_id = last_id
-        # AUTOINCREMENT ids within one transaction are consecutive.
-        first_id = last_id - len(items) + 1
-        self._recent = [
-            (first_id + i, t, p) for i, (t, p) in enumerate(items) if first_id + i > dropped_up_to
-        ]
         self.depth += len(items) - removed - dropped
         self.bytes = size - freed
         if last_seq is not None:
@@ -161,68 +241,187 @@ class Spool:
             )
         return dropped
 
-    def _insert(self, params: list[object]) -> int:
-        """Insert rows given as flat (topic, payload, size) triples; the highest id after."""
-        # One statement of many rows: a statement per row costs more than the row itself.
-        step = _INSERT_ROWS_MAX * 3
-        last_id = self.last_id
-        for start in range(0, len(params), step):
-            chunk = params[start : start + step]
-            last_id = self.db.execute(_insert_sql(len(chunk) // 3), chunk).lastrowid or last_id
-        return last_id
+    def _save(self) -> tuple[dict[int, _Span], dict[int, frozenset[int]], list[Row]]:
+        """What a failed transaction must put back of the in-memory state."""
+        return dict(self._spans), dict(self._acked), self._cached
 
-    def _drop_oldest(self, excess: int) -> tuple[int, int, int]:
-        """Delete the oldest rows until `excess` bytes are freed; (rows, bytes, last id gone)."""
+    def _restore(
+        self, saved: tuple[dict[int, _Span], dict[int, frozenset[int]], list[Row]]
+    ) -> None:
+        self._spans, self._acked, self._cached = saved
+
+    def _drop_oldest(self, excess: int) -> tuple[int, int]:
+        """Delete the oldest messages until `excess` bytes are freed; (messages, bytes).
+
+        Acknowledged messages of a row kept for its others free their bytes but are not
+        counted as dropped.
+        """
         if excess <= 0:
-            return 0, 0, 0
-        count = freed = last_id = 0
-        for row_id, size in self.db.execute("SELECT id, size FROM queue ORDER BY id"):
-            count, freed, last_id = count + 1, freed + size, row_id
-            if freed >= excess:
+            return 0, 0
+        freed = 0
+        whole: list[_Span] = []
+        part: _Span | None = None
+        cursor = self.db.execute("SELECT first, count, size FROM batch ORDER BY first")
+        for span in map(_Span._make, cursor):
+            if freed + span.size > excess:
+                part = span
                 break
-        self.db.execute("DELETE FROM queue WHERE id <= ?", (last_id,))
-        return count, freed, last_id
+            whole.append(span)
+            freed += span.size
+            if freed == excess:
+                break
+        cursor.close()
+        dropped = 0
+        for span in whole:
+            dropped += span.length - len(self._acked.pop(span.first, ()))
+            self._spans.pop(span.first, None)
+        if whole:
+            self.db.execute("DELETE FROM batch WHERE first <= ?", (whole[-1].first,))
+        if part is not None:
+            part_dropped, part_freed = self._drop_part(part, excess - freed)
+            dropped, freed = dropped + part_dropped, freed + part_freed
+        self._cached = []
+        return dropped, freed
+
+    def _drop_part(self, span: _Span, excess: int) -> tuple[int, int]:
+        """Drop the oldest messages of one row until `excess` bytes are freed; (messages, bytes)."""
+        rows = self._read_row(span.first)
+        freed = cut = 0
+        while freed < excess:
+            freed += _size_of(rows[cut])
+            cut += 1
+        acked = self._acked.pop(span.first, frozenset())
+        self._spans.pop(span.first, None)
+        dropped = sum(1 for row in rows[:cut] if row[0] not in acked)
+        self.db.execute("DELETE FROM batch WHERE first = ?", (span.first,))
+        kept = rows[cut:]
+        if kept:
+            first = kept[0][0]
+            items = [(t, p) for _, t, p in kept]
+            self.db.execute(_INSERT, (first, len(items), *_pack(items)))
+            self._spans[first] = _Span(first, len(items), span.size - freed)
+            still = frozenset(i for i in acked if i >= first)
+            if still:
+                self._acked[first] = still
+        return dropped, freed
+
+    def _read_row(self, first: int) -> list[Row]:
+        row = self.db.execute(
+            "SELECT count, ends, topics, payloads FROM batch WHERE first = ?", (first,)
+        ).fetchone()
+        return _unpack(first, *row)
 
     def peek(self, after_id: int = 0, limit: int = 100) -> list[Row]:
         """The oldest messages with an id above `after_id`, oldest first."""
-        recent = self._recent
-        if recent and after_id >= recent[0][0] - 1:  # all wanted rows were written last: no read
-            return [row for row in recent if row[0] > after_id][:limit]
-        cursor = self.db.execute(
-            "SELECT id, topic, payload FROM queue WHERE id > ? ORDER BY id LIMIT ?",
-            (after_id, limit),
-        )
-        return [(i, t, bytes(p)) for i, t, p in cursor]
+        out: list[Row] = []
+        cached = self._cached
+        if cached and cached[0][0] <= after_id + 1:  # from the row put or read last: no read
+            newest = cached[-1][0] == self.last_id
+            if newest or after_id < cached[-1][0]:
+                self._take(cached, after_id, limit, out)
+                if newest or len(out) >= limit:
+                    return out
+                after_id = cached[-1][0]
+        cursor = self.db.execute(_SELECT_FROM, (after_id + 1,))
+        try:
+            while len(out) < limit and (found := cursor.fetchone()) is not None:
+                first, count, size, ends, topics, payloads = found
+                self._spans[first] = _Span(first, count, size)
+                self._cached = _unpack(first, count, ends, topics, payloads)
+                self._take(self._cached, after_id, limit, out)
+        finally:
+            cursor.close()
+        return out
+
+    def _take(self, rows: list[Row], after_id: int, limit: int, out: list[Row]) -> None:
+        """Append to `out` the rows after `after_id` not acknowledged, up to `limit` in all."""
+        acked = self._acked.get(rows[0][0], ()) if rows else ()
+        for row in rows:
+            if row[0] > after_id and row[0] not in acked:
+                out.append(row)
+                if len(out) >= limit:
+                    return
 
     def delete(self, ids: Iterable[int]) -> int:
         """Remove acknowledged messages (ids already gone are ignored); returns how many went."""
-        id_list = sorted(set(ids))
-        with self._transaction():
-            removed, freed = self._delete(id_list)
+        saved = self._save()
+        try:
+            removed, freed, gone = self._settle(sorted(set(ids)))
+            if gone:  # otherwise only the memory of a row's acks changed
+                with self._transaction():
+                    self._delete_rows(gone)
+        except BaseException:
+            self._restore(saved)
+            raise
         self.depth -= removed
         self.bytes -= freed
-        if self._recent and id_list and id_list[-1] >= self._recent[0][0]:
-            gone = set(id_list)
-            self._recent = [row for row in self._recent if row[0] not in gone]
         return removed
 
-    def _delete(self, ids: Sequence[int]) -> tuple[int, int]:
-        """Delete ids given in ascending order; acknowledged ids are mostly one range."""
-        if not ids:
-            return 0, 0
-        if ids[-1] - ids[0] + 1 == len(ids):
-            params: tuple[object, ...] = (ids[0], ids[-1])
-            count_sql, delete_sql = _COUNT_RANGE, _DELETE_RANGE
-        else:
-            params = (json.dumps(list(ids)),)
-            count_sql, delete_sql = _COUNT_LIST, _DELETE_LIST
-        if _RETURNING:
-            sizes = self.db.execute(delete_sql + _RETURN_SIZE, params).fetchall()
-            return len(sizes), sum(size for (size,) in sizes)
-        removed, freed = self.db.execute(count_sql, params).fetchone()
-        if removed:
-            self.db.execute(delete_sql, params)
-        return int(removed), int(freed)
+    def _settle(self, ids: Sequence[int]) -> tuple[int, int, list[int]]:
+        """Count acknowledged `ids` (ascending): (messages newly gone, bytes freed, rows done).
+
+        The rows whose every message is now acknowledged are to be deleted by the caller.
+        """
+        removed = freed = 0
+        gone: list[int] = []
+        for span, group in self._group(ids):
+            before = self._acked.get(span.first, frozenset())
+            if not before and len(group) == span.length:  # the common case: a whole row
+                removed += span.length
+                gone.append(span.first)
+                freed += span.size
+                del self._spans[span.first]
+                continue
+            after = before.union(group)
+            removed += len(after) - len(before)
+            if len(after) == span.length:
+                gone.append(span.first)
+                freed += span.size
+                self._acked.pop(span.first, None)
+                del self._spans[span.first]
+            elif len(after) != len(before):
+                self._acked[span.first] = after
+        if gone and self._cached and self._cached[0][0] in gone:
+            self._cached = []
+        return removed, freed, gone
+
+    def _group(self, ids: Sequence[int]) -> list[tuple[_Span, Sequence[int]]]:
+        """`ids` (ascending) by the stored row holding them; ids of no row are left out."""
+        groups: list[tuple[_Span, Sequence[int]]] = []
+        firsts = sorted(self._spans)
+        k, n = 0, len(ids)
+        while k < n:
+            i = ids[k]
+            at = bisect.bisect_right(firsts, i) - 1
+            span = self._spans[firsts[at]] if at >= 0 else None
+            if span is None or i >= span.first + span.length:
+                found = self.db.execute(_SPAN_OF, (i,)).fetchone()
+                span = _Span._make(found) if found else None
+                if span is None or i >= span.first + span.length:
+                    k += 1
+                    continue
+                self._spans[span.first] = span
+                bisect.insort(firsts, span.first)
+            end = bisect.bisect_left(ids, span.first + span.length, k)  # the row's ids: a slice
+            groups.append((span, ids[k:end]))
+            k = end
+        return groups
+
+    def _delete_rows(self, firsts: list[int]) -> None:
+        if firsts:
+            self.db.executemany("DELETE FROM batch WHERE first = ?", [(f,) for f in firsts])
+
+    def _compact(self) -> None:
+        """Rewrite the rows acknowledged in part without those messages (else sent again)."""
+        if not self._acked:
+            return
+        with self._transaction():
+            for first, acked in self._acked.items():
+                kept = [(t, p) for i, t, p in self._read_row(first) if i not in acked]
+                self.db.execute("DELETE FROM batch WHERE first = ?", (first,))
+                if kept:  # renumbered within the row's own ids: the order stays
+                    self.db.execute(_INSERT, (first, len(kept), *_pack(kept)))
+        self._acked.clear()
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -235,15 +434,10 @@ class Spool:
         self.db.execute("COMMIT")
 
     def close(self) -> None:
-        """Checkpoint, close the database and release the lock."""
+        """Forget what was acknowledged, checkpoint, close the database and release the lock."""
+        with suppress(sqlite3.Error):
+            self._compact()
         with suppress(sqlite3.Error):
             self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.db.close()
         os.close(self._lock_fd)
-
-
-@functools.lru_cache(maxsize=64)
-def _insert_sql(rows: int) -> str:
-    """`INSERT` of `rows` rows (a host's interface count: a few distinct values)."""
-    values = ",".join(["(?, ?, ?)"] * rows)  # placeholders only: the values are bound
-    return f"INSERT INTO queue (topic, payload, size) VALUES {values}"  # noqa: S608

@@ -37,7 +37,7 @@ def spool_bytes(path: Path) -> int:
         return 0
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        return int(db.execute("SELECT coalesce(sum(size), 0) FROM queue").fetchone()[0])
+        return int(db.execute("SELECT coalesce(sum(size), 0) FROM batch").fetchone()[0])
     except sqlite3.OperationalError:  # not created yet
         return 0
     finally:

@@ -19,6 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from publisher.spool import read_messages
 from schemas import TopicScheme
 from tests.fixtures.proc_trees import FakeHost
 
@@ -124,7 +125,7 @@ def read_spool(path: Path) -> tuple[list[dict[str, Any]], int]:
     """The samples waiting in a spool and its last seq, read without taking the spool's lock."""
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        rows = [json.loads(p) for (p,) in db.execute("SELECT payload FROM queue ORDER BY id")]
+        rows = [json.loads(p) for _, _, p in read_messages(db)]
         last = db.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
     finally:
         db.close()

@@ -171,6 +171,13 @@ def test_garbage_lines_are_skipped_with_a_warning_naming_the_line() -> None:
     assert "line 6" in warnings[2]
 
 
+def test_lines_of_too_few_counters_are_skipped() -> None:
+    full = " ".join(str(i) for i in range(1, 17))
+    text = NET_DEV_HEADER + f"  eth4: 1 2 3\n  eth5:\n  eth6: {full}\n"
+    rows, warnings = parse_net_dev(text)
+    assert list(rows) == ["eth6"] and len(warnings) == 2
+
+
 @pytest.mark.parametrize(
     ("oper", "flags", "carrier", "up"),
     [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from publisher.discovery import (
     COMPONENTS,
     RATE_FACTORS,
     IfaceInfo,
+    IfaceInfos,
     build_device_config,
     component_ids,
     convert_rate,
@@ -28,7 +30,9 @@ from publisher.discovery import (
     rate_template,
     sanitize_id,
 )
+from publisher.sampler import Sampler
 from schemas import InterfaceKind, TopicKind, TopicScheme
+from tests.unit.publisher.readings import eth0
 
 GOLDEN = Path(__file__).parent / "golden"
 REGENERATE = os.environ.get("IFPULSE_REGENERATE_GOLDEN") == "1"
@@ -292,3 +296,15 @@ def test_component_ids_match_what_is_built() -> None:
     _, payload = build()
     built = {cid: c["p"] for cid, c in payload["cmps"].items() if cid.startswith("br-1a2b_")}
     assert built == component_ids("br-1a2b")
+
+
+def test_iface_infos_are_the_same_objects_while_name_mac_and_kind_stay() -> None:
+    sampler = Sampler("h1", wallclock=lambda: datetime(2026, 11, 22, tzinfo=UTC))
+    first = sampler.sample([eth0([1] * 16), eth0([1] * 16)._replace(name="eth1")], "b1")
+    infos = IfaceInfos()
+    got = infos(first)
+    assert got == [IfaceInfo(s.iface, s.mac, s.kind) for s in first]
+    again = infos(list(reversed(first)))
+    assert again[0] is got[1] and again[1] is got[0]
+    moved = sampler.sample([eth0([1] * 16)._replace(mac="02:00:00:00:00:09")], "b1")
+    assert infos(moved) == [IfaceInfo("eth0", "02:00:00:00:00:09", first[0].kind)]
