@@ -413,7 +413,6 @@ class Collector:
             self._files.retain(self._names)
             if len(self._selected) > SELECTED_CACHE_MAX:  # veth names churn with containers
                 self._selected.clear()
-        self._files.refresh()
         last, self._last = self._last, {}
         readings = []
         for name, values in rows.items():
@@ -431,10 +430,7 @@ class Collector:
         last: tuple[LinkState, InterfaceReading] | None,
     ) -> InterfaceReading:
         """Read a link; its facts are the last reading's if it reads the same state."""
-        if last is not None and self._files.unchanged(name):  # then it would read last[0]
-            state = last[0]
-        else:
-            state = read_link_state(self._files, name)
+        state = read_link_state(self._files, name)
         if last is not None and last[0] == state:  # details cached for it, facts unchanged
             reading = last[1]
             if reading.counters is counters:  # an idle link: all as last cycle

@@ -2,10 +2,8 @@
 
 sysfs makes an attribute's value anew on every read from offset 0, so a file kept open always
 reads the current value, and fails (ENODEV) once its device is gone. Ordinary files, such as
-the fake trees of tests, are replaced rather than rewritten, so they are opened by path: a tree
-whose first attribute read shows the file's true size is taken for one. Their values are kept
-while inotify reports no change in the link's directory (or in the directory of links), which
-sysfs never reports, so that is only done for ordinary files.
+the fake trees of tests, are replaced rather than rewritten, so they are opened by path every
+time: a tree whose first attribute read shows the file's true size is taken for one.
 A renamed device keeps its files, so while files are kept each cycle first checks in `uevent`
 that they still belong to the link of that name (it also gives the ifindex).
 """
@@ -14,8 +12,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection
-
-from publisher.watch import DirWatch
 
 MAX_KEPT = 256  # open files at most (2 per link): far below the usual limit of 1024
 _READ_MAX = 4096
@@ -31,20 +27,6 @@ class LinkFiles:
         # Whether files are sysfs ones, kept open; known after the first read. keep=False:
         # never (a one-off read of every link opens each file once anyway).
         self.pseudo: bool | None = None if keep else False
-        self._keep = keep
-        self._values: dict[str, dict[str, bytes | None]] = {}  # ordinary files, unchanged since
-        self._watch: DirWatch | None = None
-
-    def refresh(self) -> None:
-        """Forget the values of ordinary files changed since they were read (each cycle)."""
-        if self._watch is None or not self._values:
-            return
-        changed = self._watch.changed()
-        if changed is None or "" in changed:  # links came, went or overflowed: all again
-            self._values.clear()
-            return
-        for name in changed:
-            self._values.pop(name, None)
 
     def read(self, name: str, attr: str) -> bytes | None:
         """The attribute's bytes; None if absent or unreadable (EINVAL while a link is down)."""
@@ -58,55 +40,15 @@ class LinkFiles:
                     del fds[attr]
                     self._count -= 1
                     os.close(fd)
-        values = self._values.get(name)
-        if values is not None and attr in values:
-            return values[attr]
-        if self.pseudo is False and self._watched(name):  # watched first: no change missed
-            data = self._read_path(name, attr)
-            self._values.setdefault(name, {})[attr] = data
-            return data
         return self._read_path(name, attr)
 
     def read_once(self, name: str, attr: str) -> bytes | None:
-        """An attribute read now and then (MTU, speed ...): a value while the files are
-        ordinary ones and unchanged, else read by path (not kept open)."""
-        values = self._values.get(name)
-        if values is not None and attr in values:
-            return values[attr]
-        path = self._net + name + "/" + attr
-        if self.pseudo is False and self._watched(name):  # watched before read: no race
-            data = self._values.setdefault(name, {})[attr] = read_file(path)
-            return data
-        return read_file(path)
+        """An attribute read now and then (MTU, speed ...), by path (not kept open)."""
+        return read_file(self._net + name + "/" + attr)
 
     def exists(self, name: str, entry: str) -> bool:
         """Whether the link's directory holds `entry` (a marker such as `wireless`)."""
-        key = "/" + entry  # never an attribute's name
-        values = self._values.get(name)
-        if values is not None and key in values:
-            return values[key] is not None
-        if self.pseudo is False and self._watched(name):
-            found = os.path.exists(self._net + name + key)
-            self._values.setdefault(name, {})[key] = b"" if found else None
-            return found
-        return os.path.exists(self._net + name + key)
-
-    def unchanged(self, name: str) -> bool:
-        """True if the link's files are ordinary ones, unchanged since last read (see refresh)."""
-        return name in self._values
-
-    def _watched(self, name: str) -> bool:
-        """Whether changes of the link's ordinary files are reported from now on."""
-        if self._watch is None:
-            if not self._keep:
-                return False
-            self._watch = DirWatch()
-            if not self._watch.add("", self._net):
-                self._keep = False  # no change signal: read every time
-                self._watch.close()
-                self._watch = None
-                return False
-        return self._watch.add(name, self._net + name)
+        return os.path.exists(self._net + name + "/" + entry)
 
     def _read_path(self, name: str, attr: str) -> bytes | None:
         try:
@@ -140,30 +82,24 @@ class LinkFiles:
             mine, ifindex = _identity(self.read(name, "uevent"), name)
         if not mine:  # no uevent of the known shape: no check, so keep nothing open
             self.pseudo = False
-            self._keep = False  # nor values: these files are no ordinary ones
             self.close()
             return parse_int(self.read(name, "ifindex"))
         return ifindex
 
     def forget(self, name: str) -> None:
-        """Close the files of one link, forget its values."""
+        """Close the files of one link."""
         for fd in self._kept.pop(name, {}).values():
             self._count -= 1
             os.close(fd)
-        if self._values.pop(name, None) is not None and self._watch is not None:
-            self._watch.remove(name)
 
     def retain(self, names: Collection[str]) -> None:
         """Close the files of every link not in `names` (links gone from /proc/net/dev)."""
-        for name in [n for n in (*self._kept, *self._values) if n not in names]:
+        for name in [n for n in self._kept if n not in names]:
             self.forget(name)
 
     def close(self) -> None:
-        """Close every file kept, and the change signal."""
+        """Close every file kept."""
         self.retain(())
-        if self._watch is not None:
-            self._watch.close()
-            self._watch = None
 
 
 def read_file(path: str) -> bytes | None:
