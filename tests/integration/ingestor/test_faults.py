@@ -124,6 +124,10 @@ def test_sqlite_locked_by_another_process_nothing_lost(
             lambda: metrics.store_unavailable._value.get() >= 1, LOCK_SECONDS, "a failed write"
         )
         assert metrics.stored._value.get() == 0, "wrote through an exclusive lock?"
+        # paho's thread waits while a write attempt holds the turn (ingestor/turns.py) and
+        # reads on between retries: the window fills up to Receive Maximum, never past it.
+        wait_for(lambda: metrics.received._value.get() >= 200, LOCK_SECONDS, "a full window (200)")
+        assert metrics.stored._value.get() == 0, "wrote through an exclusive lock?"
         assert metrics.received._value.get() == 200, "broker should hold the rest for us"
         assert holder.wait(LOCK_SECONDS + 10) == 0
         wait_for(
