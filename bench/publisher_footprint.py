@@ -14,8 +14,8 @@ interval). For scale, a bare paho client does the same MQTT work in a process of
 QoS 1 messages of 700 bytes every 0.1 s, nothing else (no pydantic, no sqlite, no settings),
 for N cycles but at most 1,000.
 
-    python bench/publisher_footprint.py [--cycles 1000] [--sizes 10,50,200] [--mqtt | --netns] [--real 600]
-                                        [--ha]
+    python bench/publisher_footprint.py [--cycles 1000] [--sizes 10,50,200] [--mqtt | --netns]
+                                        [--real 600] [--ha]
 """
 
 from __future__ import annotations

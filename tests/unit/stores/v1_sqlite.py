@@ -8,19 +8,8 @@ from pathlib import Path
 
 from schemas import InterfaceSample, encode
 from stores.buckets import HOUR_MS, MINUTE_MS, to_ms
-from stores.sqlite_rows import enc, meta_key, meta_text, to_row
+from stores.sqlite_rows import RAW_AGG, enc, meta_key, meta_text, to_row
 from stores.sqlite_schema import MIGRATIONS
-
-# The minute aggregate of v1, over raw rows whose values >= 2**63 are two's complements.
-_RAW_AGG = """
-    count(*),
-    sum(max(d_rx_bytes, 0)), sum(max(d_tx_bytes, 0)),
-    sum(max(d_rx_packets, 0)), sum(max(d_tx_packets, 0)),
-    coalesce(sum(max(d_rx_errors, 0)), 0) + coalesce(sum(max(d_tx_errors, 0)), 0),
-    coalesce(sum(max(d_rx_dropped, 0)), 0) + coalesce(sum(max(d_tx_dropped, 0)), 0),
-    sum(rx_bytes_per_sec), count(rx_bytes_per_sec), max(rx_bytes_per_sec),
-    sum(tx_bytes_per_sec), count(tx_bytes_per_sec), max(tx_bytes_per_sec)
-"""
 
 
 def write_v1(path: Path, samples: Sequence[InterfaceSample]) -> None:
@@ -55,7 +44,7 @@ def write_v1(path: Path, samples: Sequence[InterfaceSample]) -> None:
             sorted({s.host: to_ms(s.ts) for s in sorted(newest.values(), key=_ts)}.items()),
         )
         conn.execute(
-            f"INSERT INTO m1 SELECT sid, ts / {MINUTE_MS} * {MINUTE_MS}, {_RAW_AGG} "
+            f"INSERT INTO m1 SELECT sid, ts / {MINUTE_MS} * {MINUTE_MS}, {RAW_AGG} "
             f"FROM raw GROUP BY sid, ts / {MINUTE_MS}"
         )
         conn.execute(f"INSERT INTO dirty_h SELECT DISTINCT sid, t / {HOUR_MS} * {HOUR_MS} FROM m1")
