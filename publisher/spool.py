@@ -17,43 +17,20 @@ import fcntl
 import logging
 import os
 import sqlite3
-import struct
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from itertools import accumulate
 from pathlib import Path
 from typing import Literal, NamedTuple
 
+from publisher.spool_rows import INSERT, SCHEMA, SELECT_FROM, Row, pack, size_of, unpack
+
 log = logging.getLogger(__name__)
 
-ROW_OVERHEAD_BYTES = 32  # rough per-message cost of its row share and key, for the size cap
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS batch (
-    first INTEGER PRIMARY KEY,
-    count INTEGER NOT NULL,
-    size INTEGER NOT NULL,
-    ends BLOB NOT NULL,
-    topics TEXT NOT NULL,
-    payloads BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-"""
-# first: the id of the row's first message, the others follow; size: what the cap counts
-# (sum of len(topic) + len(payload) + ROW_OVERHEAD_BYTES); ends: where each topic ends in
-# topics, then where each payload ends in payloads ('<Q' each). Small columns come first, so
-# reading them never touches the payloads' overflow pages.
-_INSERT = "INSERT INTO batch (first, count, size, ends, topics, payloads) VALUES (?, ?, ?, ?, ?, ?)"
-_SELECT_FROM = (
-    "SELECT first, count, size, ends, topics, payloads FROM batch"
-    " WHERE first >= coalesce((SELECT max(first) FROM batch WHERE first <= ?), 0) ORDER BY first"
-)
 _SPAN_OF = "SELECT first, count, size FROM batch WHERE first <= ? ORDER BY first DESC LIMIT 1"
 _SAVE_IDS = "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_id', ?)"
 _SAVE_IDS_SEQ = "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_id', ?), ('last_seq', ?)"
 _MIGRATE_ROWS = 1000  # messages per row when converting a spool of the one-row-per-message form
-
-Row = tuple[int, str, bytes]
 
 
 class _Span(NamedTuple):
@@ -66,41 +43,6 @@ class _Span(NamedTuple):
 
 class SpoolBusyError(RuntimeError):
     """Another publisher holds this spool."""
-
-
-def _pack(items: Sequence[tuple[str, bytes]]) -> tuple[int, bytes, str, bytes]:
-    """A row's size, ends, topics and payloads for `items` (see _SCHEMA)."""
-    topics = [t for t, _ in items]
-    payloads = [p for _, p in items]
-    ends = [*accumulate(map(len, topics)), *accumulate(map(len, payloads))]
-    n = len(items)
-    size = ends[n - 1] + ends[-1] + n * ROW_OVERHEAD_BYTES
-    return size, struct.pack(f"<{2 * n}Q", *ends), "".join(topics), b"".join(payloads)
-
-
-def _unpack(first: int, count: int, ends_raw: bytes, topics: str, payloads: bytes) -> list[Row]:
-    """The messages of one stored row, oldest first."""
-    ends = struct.unpack(f"<{2 * count}Q", ends_raw)
-    rows: list[Row] = []
-    t0 = p0 = 0
-    for i in range(count):
-        t1, p1 = ends[i], ends[count + i]
-        rows.append((first + i, topics[t0:t1], bytes(payloads[p0:p1])))
-        t0, p0 = t1, p1
-    return rows
-
-
-def _size_of(row: Row) -> int:
-    return len(row[1]) + len(row[2]) + ROW_OVERHEAD_BYTES
-
-
-def read_messages(db: sqlite3.Connection) -> Iterator[Row]:
-    """Every message stored in a spool database, oldest first (also for reading one offline).
-
-    Messages acknowledged in part of a row are included: only the spool in use knows them.
-    """
-    for first, count, _, ends, topics, payloads in db.execute(_SELECT_FROM, (0,)):
-        yield from _unpack(first, count, ends, topics, payloads)
 
 
 class Spool:
@@ -168,7 +110,7 @@ class Spool:
             db.execute(f"PRAGMA synchronous={'FULL' if sync == 'full' else 'NORMAL'}")
             db.execute("PRAGMA journal_size_limit=4194304")
             db.execute("PRAGMA busy_timeout=5000")
-            db.executescript(_SCHEMA)
+            db.executescript(SCHEMA)
         except sqlite3.DatabaseError:
             db.close()
             raise
@@ -186,7 +128,7 @@ class Spool:
             moved = 0
             while chunk := cursor.fetchmany(_MIGRATE_ROWS):
                 items = [(t, bytes(p)) for t, p in chunk]
-                self.db.execute(_INSERT, (last_id + 1, len(items), *_pack(items)))
+                self.db.execute(INSERT, (last_id + 1, len(items), *pack(items)))
                 last_id += len(items)
                 moved += len(items)
             self.db.execute(_SAVE_IDS, (last_id,))
@@ -211,8 +153,8 @@ class Spool:
                 self._delete_rows(gone)
                 first, added = self.last_id + 1, 0
                 if items:
-                    packed = _pack(items)
-                    self.db.execute(_INSERT, (first, len(items), *packed))
+                    packed = pack(items)
+                    self.db.execute(INSERT, (first, len(items), *packed))
                     added = packed[0]
                     self._spans[first] = _Span(first, len(items), added)
                     self._cached = [(first + i, t, p) for i, (t, p) in enumerate(items)]
@@ -288,7 +230,7 @@ class Spool:
         rows = self._read_row(span.first)
         freed = cut = 0
         while freed < excess:
-            freed += _size_of(rows[cut])
+            freed += size_of(rows[cut])
             cut += 1
         acked = self._acked.pop(span.first, frozenset())
         self._spans.pop(span.first, None)
@@ -298,7 +240,7 @@ class Spool:
         if kept:
             first = kept[0][0]
             items = [(t, p) for _, t, p in kept]
-            self.db.execute(_INSERT, (first, len(items), *_pack(items)))
+            self.db.execute(INSERT, (first, len(items), *pack(items)))
             self._spans[first] = _Span(first, len(items), span.size - freed)
             still = frozenset(i for i in acked if i >= first)
             if still:
@@ -309,7 +251,7 @@ class Spool:
         row = self.db.execute(
             "SELECT count, ends, topics, payloads FROM batch WHERE first = ?", (first,)
         ).fetchone()
-        return _unpack(first, *row)
+        return unpack(first, *row)
 
     def peek(self, after_id: int = 0, limit: int = 100) -> list[Row]:
         """The oldest messages with an id above `after_id`, oldest first."""
@@ -322,12 +264,12 @@ class Spool:
                 if newest or len(out) >= limit:
                     return out
                 after_id = cached[-1][0]
-        cursor = self.db.execute(_SELECT_FROM, (after_id + 1,))
+        cursor = self.db.execute(SELECT_FROM, (after_id + 1,))
         try:
             while len(out) < limit and (found := cursor.fetchone()) is not None:
                 first, count, size, ends, topics, payloads = found
                 self._spans[first] = _Span(first, count, size)
-                self._cached = _unpack(first, count, ends, topics, payloads)
+                self._cached = unpack(first, count, ends, topics, payloads)
                 self._take(self._cached, after_id, limit, out)
         finally:
             cursor.close()
@@ -420,7 +362,7 @@ class Spool:
                 kept = [(t, p) for i, t, p in self._read_row(first) if i not in acked]
                 self.db.execute("DELETE FROM batch WHERE first = ?", (first,))
                 if kept:  # renumbered within the row's own ids: the order stays
-                    self.db.execute(_INSERT, (first, len(kept), *_pack(kept)))
+                    self.db.execute(INSERT, (first, len(kept), *pack(kept)))
         self._acked.clear()
 
     @contextmanager

@@ -19,7 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from publisher.spool import read_messages
+from publisher.spool_rows import read_messages
 from schemas import TopicScheme
 from tests.fixtures.proc_trees import FakeHost
 

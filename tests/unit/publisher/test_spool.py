@@ -13,7 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from publisher.spool import ROW_OVERHEAD_BYTES, Spool, SpoolBusyError, read_messages
+from publisher.spool import Spool, SpoolBusyError
+from publisher.spool_rows import ROW_OVERHEAD_BYTES, read_messages
 
 
 def items(n: int, start: int = 0, size: int = 100) -> list[tuple[str, bytes]]:

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from publisher.spool import ROW_OVERHEAD_BYTES, Row, Spool, read_messages
+from publisher.spool import Spool
+from publisher.spool_rows import ROW_OVERHEAD_BYTES, Row, read_messages
 
 
 def items(n: int, start: int = 0) -> list[tuple[str, bytes]]:
