@@ -255,12 +255,7 @@ class Sampler:
             _Previous, (idle.counters, at, prev.ifindex, boot_id, prev.speed_mbps)
         )
         self._idle[reading.name] = idle
-        sample = _new(InterfaceSample)  # _made's work, inline: most samples of a cycle
-        _set(sample, "__dict__", values)
-        _set(sample, "__pydantic_fields_set__", _SAMPLE_FIELDS.copy())
-        _set(sample, "__pydantic_extra__", None)
-        _set(sample, "__pydantic_private__", None)
-        return sample
+        return _made(InterfaceSample, values, _SAMPLE_FIELDS.copy())
 
     def _steady(
         self, reading: InterfaceReading, cur: _Previous, prev: _Previous | None
