@@ -90,7 +90,7 @@ async def read(store: Store, work: Callable[[], T]) -> T:
     """Run a short store read from an async handler: inline when the store answers from this
     process (SQLite: no I/O wait to overlap, and a thread hop costs more than the read), in
     the thread pool when it waits on a server (InfluxDB), so the event loop keeps serving."""
-    if store.cpu_bound_reads:
+    if store.cpu_bound:
         return work()
     return await run_in_threadpool(work)
 

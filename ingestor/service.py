@@ -113,7 +113,7 @@ class Ingestor:
         )
         # Only a CPU-bound write makes paho's thread wait (see ingestor/turns.py); during
         # a write that waits on a server it may as well read.
-        self._turn = self._turns.writing if store.cpu_bound_writes else nullcontext
+        self._turn = self._turns.writing if store.cpu_bound else nullcontext
         self._writer = Writer(
             store,
             attempt=self._turn,

@@ -76,14 +76,11 @@ class SeriesResult:
 class Store(Protocol):
     """Time-series storage of samples plus the host registry and alert states."""
 
-    cpu_bound_writes: bool
-    """True when write_batch() works in this process (Python and an embedded database,
-    holding the GIL), False when it mostly waits on a server. The ingestor pauses its network
-    thread during CPU-bound writes: two busy threads trading the GIL cost more than either."""
-    cpu_bound_reads: bool
-    """True when reads are answered in this process (an embedded database), False when they
-    wait on a server. The api runs short CPU-bound reads inline on its event loop instead of
-    handing each to a thread (a GIL hand-over that cost more than the read itself)."""
+    cpu_bound: bool
+    """True when writes and reads work in this process (Python and an embedded database,
+    holding the GIL), False when they mostly wait on a server. Two busy threads trading the
+    GIL cost more than either, so the ingestor pauses its network thread during CPU-bound
+    writes, and the api runs CPU-bound reads inline on its event loop, not in a thread."""
 
     def write_batch(self, messages: Sequence[Message]) -> None:
         """Durably write samples, statuses and alerts; idempotent on (host, iface, ts).

@@ -81,8 +81,7 @@ class InfluxStore:
     """Store on InfluxDB 1.x (v1 or v2 write API) or 2.x/3.x (v2 write, InfluxQL via DBRP)."""
 
     # A write mostly waits for the server; paho's thread may read meanwhile.
-    cpu_bound_writes = False
-    cpu_bound_reads = False
+    cpu_bound = False
 
     def __init__(
         self,

@@ -89,9 +89,7 @@ def connect(options: SqliteOptions) -> sqlite3.Connection:
 class SqliteStore:
     """Store in one SQLite file; thread-safe (one connection behind a lock)."""
 
-    cpu_bound_writes = True
-
-    cpu_bound_reads = True
+    cpu_bound = True
 
     def __init__(self, options: SqliteOptions) -> None:
         self.options = options

@@ -44,9 +44,7 @@ def _buckets(samples: list[InterfaceSample], step: timedelta) -> list[Bucket]:
 class FakeStore:
     """Keeps messages in dicts; `broken = True` makes every call raise StoreUnavailable."""
 
-    cpu_bound_writes = False
-
-    cpu_bound_reads = False
+    cpu_bound = False
 
     def __init__(self) -> None:
         self.samples_by_key: dict[tuple[str, str, datetime], InterfaceSample] = {}

@@ -125,14 +125,14 @@ def test_inline_and_threaded_reads_answer_alike(
     paths = ["/api/v1/servers", "/api/v1/servers/web1", "/api/v1/servers/web1/interfaces/eth0",
              "/api/v1/servers/nope", "/api/v1/servers/web1/interfaces/nope"]  # fmt: skip
     threaded = [(r.status_code, r.json()) for r in map(client.get, paths)]
-    monkeypatch.setattr(store, "cpu_bound_reads", True)
+    monkeypatch.setattr(store, "cpu_bound", True)
     assert [(r.status_code, r.json()) for r in map(client.get, paths)] == threaded
 
 
 @pytest.mark.parametrize("inline", [False, True])
 def test_read_runs_inline_only_for_cpu_bound_stores(inline: bool) -> None:
     store = FakeStore()
-    store.cpu_bound_reads = inline
+    store.cpu_bound = inline
     caller = threading.get_ident()
     ran_in = asyncio.run(read(store, threading.get_ident))
     assert (ran_in == caller) is inline

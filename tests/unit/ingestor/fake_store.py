@@ -13,9 +13,7 @@ from stores import BatchRejected, HostRecord, SeriesResult, StoreUnavailable
 class FakeStore:
     """Keeps samples by (host, iface, ts); `unavailable`/`reject` make writes fail."""
 
-    cpu_bound_writes = False
-
-    cpu_bound_reads = False
+    cpu_bound = False
 
     def __init__(self) -> None:
         self.points: dict[tuple[str, str, datetime], InterfaceSample] = {}
