@@ -19,11 +19,14 @@ from stores.sqlite_rows import RAW_COLUMNS, from_row, meta_from_text
 
 log = logging.getLogger(__name__)
 
+IN_RAW = ""
+"""latest.body of a sample stored in raw at (latest.ts, sid): rebuilt from that row."""
+
 _RAW = ", ".join(f"r.{c}" for c in RAW_COLUMNS)
 _JOINED = (
     f"SELECT s.host, s.iface, l.body, m.key, {_RAW} FROM latest l "  # noqa: S608
     "JOIN series s ON s.id = l.sid "
-    "LEFT JOIN raw r ON l.body = '' AND r.ts = l.ts AND r.sid = l.sid "
+    f"LEFT JOIN raw r ON l.body = '{IN_RAW}' AND r.ts = l.ts AND r.sid = l.sid "
     "LEFT JOIN meta m ON m.id = r.meta"
 )
 
@@ -36,7 +39,7 @@ def read_latest(conn: sqlite3.Connection, host: str) -> list[InterfaceSample]:
 
 def keep_bodies(conn: sqlite3.Connection, before: int) -> None:
     """Give every latest row whose raw row is older than `before` its own body."""
-    rows = conn.execute(f"{_JOINED} WHERE l.body = '' AND l.ts < ?", (before,)).fetchall()
+    rows = conn.execute(f"{_JOINED} WHERE l.body = '{IN_RAW}' AND l.ts < ?", (before,)).fetchall()
     conn.executemany(
         "UPDATE latest SET body = ? WHERE ts = ? AND sid = ?",
         [

@@ -9,6 +9,7 @@ from typing import Any
 
 from schemas import AlertState, Cleared, HostStatus, InterfaceSample, encode
 from stores.buckets import MINUTE_MS, to_ms
+from stores.sqlite_latest import IN_RAW
 from stores.sqlite_many import execute_rows
 from stores.sqlite_rollup import add_minutes, horizon, mark_hours, recompute_minutes
 from stores.sqlite_rows import (
@@ -22,8 +23,6 @@ from stores.sqlite_rows import (
 )
 
 _NONE = (-(2**63), None)
-IN_RAW = ""
-"""latest.body of a sample stored in raw at (latest.ts, sid): rebuilt from that row."""
 
 
 class IdCache:
