@@ -153,15 +153,19 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--maintain-every", type=int, default=20, help="batches")
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--url", help="store URL (default: a fresh sqlite file in a temp dir)")
+    parser.add_argument(
+        "--sqlite-options", default="", help="query of the temp sqlite URL, e.g. chunk_min=0"
+    )
     args = parser.parse_args(argv)
     print("command: python " + " ".join(["bench/store_load.py", *argv]))
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     with tempfile.TemporaryDirectory(prefix="ifpulse-bench-") as tmp:
-        url = args.url or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        query = f"?{args.sqlite_options}" if args.sqlite_options else ""
+        url = args.url or f"sqlite:///{Path(tmp) / 'bench.db'}{query}"
         store = open_store(url)
         try:
             load(store, args, end)
-            if url.startswith("sqlite:"):
+            if not args.url:
                 size = sum(p.stat().st_size for p in Path(tmp).glob("bench.db*"))
                 print(f"file size       {size / 1e6:,.0f} MB")
             for period, iface in (("1h", "eth0"), ("24h", "eth0"), ("30d", "eth0"), ("24h", None)):

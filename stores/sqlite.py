@@ -27,9 +27,11 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import TypeVar
+from operator import itemgetter
+from typing import Any, TypeVar
 
 from schemas import AlertState, Cleared, HostState, HostStatus, InterfaceSample, Message
+from stores import sqlite_chunk_io as chunk_io
 from stores.base import (
     BatchRejected,
     HostRecord,
@@ -37,7 +39,8 @@ from stores.base import (
     StoreError,
     StoreUnavailable,
 )
-from stores.buckets import finish, from_ms, host_total, step_ms, to_ms
+from stores.buckets import HOUR_MS, finish, floor_to, from_ms, host_total, step_ms, to_ms
+from stores.sqlite_chunks import raw_rows
 from stores.sqlite_latest import read_latest
 from stores.sqlite_query import Accs, series_accs
 from stores.sqlite_rollup import DAY_MS, purge_raw, purge_rollup, rollup_hours
@@ -147,7 +150,9 @@ class SqliteStore:
                 alerts.append(m)
 
         def work(conn: sqlite3.Connection) -> int:
-            skipped = write_samples(conn, self._ids, samples) if samples else 0
+            skipped = (
+                write_samples(conn, self._ids, samples, self.options.chunk_min) if samples else 0
+            )
             write_statuses(conn, statuses)
             write_alerts(conn, alerts)
             return skipped
@@ -207,7 +212,8 @@ class SqliteStore:
         return [AlertState.model_validate_json(r[0]) for r in rows]
 
     def maintain(self, now: datetime, budget: timedelta = timedelta(seconds=0.5)) -> None:
-        """Roll up stale hours, then purge expired rows, in short transactions within a budget."""
+        """Roll up stale hours, turn settled raw rows into chunks, then purge expired rows and
+        chunks, in short transactions within a budget."""
         deadline = time.monotonic() + budget.total_seconds()
         # Each kind of work gets at least one slice, even when the budget is spent.
         while self._write(lambda conn: rollup_hours(conn, 4)) == 4:
@@ -215,6 +221,8 @@ class SqliteStore:
                 break
         now_ms, keep = to_ms(now), self.options.retention
         jobs: list[Callable[[sqlite3.Connection], bool]] = [
+            # chunk_min=0 keeps every sample a raw row: no chunks written, none made later.
+            lambda conn: self.options.chunk_min <= 0 or chunk_io.compact(conn, now_ms),
             lambda conn: purge_raw(conn, now_ms - keep.raw_ms, 600_000),
             lambda conn: purge_rollup(conn, "m1", now_ms - keep.m1_ms, DAY_MS),
             lambda conn: purge_rollup(conn, "m15", now_ms - keep.m1_ms, DAY_MS),
@@ -280,6 +288,38 @@ def _marks(items: dict[int, tuple[str, str]]) -> str:
     return ",".join("?" * len(items))
 
 
+_COLUMNS = ", ".join(RAW_COLUMNS)
+
+
+def _fetched(cursor: sqlite3.Cursor) -> Iterator[list[Any]]:
+    while rows := cursor.fetchmany(1000):
+        yield rows
+
+
+def _hours_merged(
+    conn: sqlite3.Connection, query: str, sids: list[int], only: bool, lo: int, hi: int
+) -> Iterator[list[Any]]:
+    """Raw rows and chunked samples of [lo, hi) in (ts, sid) order, an hour at a time."""
+    at = lo
+    while at < hi:
+        # Skip to the next hour with samples: the range may span years (FAR_PAST..).
+        found = conn.execute("SELECT min(ts) FROM raw WHERE ts >= ? AND ts < ?", (at, hi))
+        starts = [found.fetchone()[0], chunk_io.next_time(conn, at)]
+        first = min((t for t in starts if t is not None), default=None)
+        if first is None or first >= hi:
+            return
+        hour = floor_to(first, HOUR_MS)
+        a, b = max(at, hour), min(hi, hour + HOUR_MS)
+        rows: list[Any] = conn.execute(query, (a, b, *(sids if only else ()))).fetchall()
+        chunked = chunk_io.read_range(conn, sids, a, b)
+        if chunked is not None:
+            rows.extend(raw_rows(chunked))
+            rows.sort(key=itemgetter(0, 1))
+        if rows:
+            yield rows
+        at = b
+
+
 def _stream(
     options: SqliteOptions, host_id: str | None, iface: str | None, lo: int, hi: int
 ) -> Iterator[InterfaceSample]:
@@ -299,18 +339,18 @@ def _stream(
             metas = {int(k): meta_from_text(t) for k, t in conn.execute("SELECT id, key FROM meta")}
             if not names:
                 return
-            columns = ", ".join(RAW_COLUMNS)
             # Filter series in SQL when asked (cheaper than in Python); the (ts, sid) key
             # already yields time order, so there is no sort before the first row.
             only = "" if host_id is None and iface is None else f"AND sid IN ({_marks(names)})"
-            cursor = conn.execute(
-                f"SELECT {columns} FROM raw WHERE ts >= ? AND ts < ? {only} ORDER BY ts, sid",  # noqa: S608
-                (lo, hi, *(names if only else ())),
-            )
+            query = f"SELECT {_COLUMNS} FROM raw WHERE ts >= ? AND ts < ? {only} ORDER BY ts, sid"  # noqa: S608
+            if chunk_io.any_in(conn, lo, hi):
+                parts = _hours_merged(conn, query, list(names), bool(only), lo, hi)
+            else:
+                parts = _fetched(conn.execute(query, (lo, hi, *(names if only else ()))))
         while True:
             with translate():
-                rows = cursor.fetchmany(1000)
-            if not rows:
+                rows = next(parts, None)
+            if rows is None:
                 return
             for row in rows:
                 found = names.get(row[1])

@@ -17,6 +17,8 @@ from stores.buckets import (
     fold,
     plan_segments,
 )
+from stores.sqlite_chunk_io import read_range
+from stores.sqlite_chunks import aggregate
 from stores.sqlite_rows import RAW_AGG, ROLLUP_AGG
 
 Accs = dict[int, dict[int, Acc | AggRow]]
@@ -26,7 +28,8 @@ Accs = dict[int, dict[int, Acc | AggRow]]
 def series_accs(
     conn: sqlite3.Connection, sids: Sequence[int], start: int, end: int, step: int
 ) -> Accs:
-    """Aggregates per series and step bucket over [start, end), from raw, m1, m15 and h1."""
+    """Aggregates per series and step bucket over [start, end), from raw (rows and chunks), m1,
+    m15 and h1."""
     out: Accs = {sid: {} for sid in sids}
     if not sids:
         return out
@@ -47,7 +50,11 @@ def _segment(
             f"SELECT sid, ts / {step:d} * {step:d}, {RAW_AGG} FROM raw "  # noqa: S608
             f"WHERE ts >= ? AND ts < ? AND sid IN ({marks}) GROUP BY sid, ts / {step:d}"
         )
-        return conn.execute(sql, (lo, hi, *sids)).fetchall()
+        rows: list[Sequence[Any]] = conn.execute(sql, (lo, hi, *sids)).fetchall()
+        chunked = read_range(conn, sids, lo, hi)
+        if chunked is not None:
+            rows.extend(aggregate(chunked, step))
+        return rows
     if grain == MINUTE_MS:
         return _rollup(conn, "m1", marks, sids, lo, hi, step, "")
     # m15 and h1 rows of a stale hour (not yet rolled up by maintain) come from m1 instead.
@@ -57,14 +64,14 @@ def _segment(
     fresh = (  # the hour (HOUR_MS) holding the row is not stale
         "AND NOT EXISTS (SELECT 1 FROM dirty_hour d WHERE d.t = r.t / 3600000 * 3600000)"
     )
-    rows = _rollup(conn, table, marks, sids, lo, hi, step, fresh)
+    fresh_rows = _rollup(conn, table, marks, sids, lo, hi, step, fresh)
     stale = (
         f"SELECT r.sid, r.t / {step:d} * {step:d}, {ROLLUP_AGG} FROM dirty_hour d "  # noqa: S608
         f"CROSS JOIN m1 r ON r.t >= d.t AND r.t < d.t + {HOUR_MS:d} "
         f"WHERE r.sid IN ({marks}) AND d.t >= ? AND d.t < ? AND r.t >= ? AND r.t < ? "
         f"GROUP BY r.sid, r.t / {step:d}"
     )
-    return rows + conn.execute(stale, (*sids, floor_to(lo, HOUR_MS), hi, lo, hi)).fetchall()
+    return fresh_rows + conn.execute(stale, (*sids, floor_to(lo, HOUR_MS), hi, lo, hi)).fetchall()
 
 
 TABLES = {MINUTE_MS: "m1", QUARTER_MS: "m15", HOUR_MS: "h1"}

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+from stores import sqlite_chunk_io as chunks
 from stores.buckets import HOUR_MS, MINUTE_MS, QUARTER_MS, floor_to
 from stores.sqlite_latest import keep_bodies
 from stores.sqlite_many import execute_rows
@@ -194,16 +195,19 @@ def _set_horizon(conn: sqlite3.Connection, table: str, value: int) -> None:
 
 
 def purge_raw(conn: sqlite3.Connection, cutoff: int, chunk_ms: int) -> bool:
-    """Delete raw rows older than cutoff, at most chunk_ms of time at once; True when done."""
+    """Delete raw rows and chunks older than cutoff, chunk_ms of time at once; True when done."""
     # Set first: a late sample older than the horizon must not recompute a minute from
     # the partial raw rows left behind (write_batch skips such samples).
     _set_horizon(conn, "raw", cutoff)
-    oldest: int | None = conn.execute("SELECT min(ts) FROM raw").fetchone()[0]
+    # A chunk goes when its last sample is past the cutoff; one straddling it stays.
+    ends = [conn.execute("SELECT min(ts) FROM raw").fetchone()[0], chunks.oldest_end(conn)]
+    oldest: int | None = min((int(t) for t in ends if t is not None), default=None)
     if oldest is None or oldest >= cutoff:
         return True
     upto = min(cutoff, oldest + chunk_ms)
     keep_bodies(conn, upto)
     conn.execute("DELETE FROM raw WHERE ts < ?", (upto,))
+    chunks.purge(conn, upto)
     return upto >= cutoff
 
 

@@ -124,7 +124,26 @@ INSERT OR IGNORE INTO dirty_hour (t) SELECT DISTINCT t FROM dirty_h;
 DROP TABLE dirty_h
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _M15, _LATEST_REF, _DIRTY_HOUR)
+_CHUNKS = """
+-- Raw samples of dense batches, as column chunks (stores/sqlite_chunks.py): one row per series
+-- and run of samples within an hour. A sample is in raw or in a chunk, never both: raw rows
+-- written into a chunk's time range first turn the chunk into raw rows. Older versions would
+-- not see these samples, so this version number keeps them out.
+CREATE TABLE chunk (
+    id INTEGER PRIMARY KEY,
+    sid INTEGER NOT NULL,
+    t0 INTEGER NOT NULL,
+    t1 INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    data BLOB NOT NULL
+);
+-- Reads of one series' range, and of every series' by time (retention, exports, the overlap
+-- check of raw writes): a chunk spans less than an hour, so t0 bounds t1 too.
+CREATE UNIQUE INDEX chunk_sid_t0 ON chunk (sid, t0);
+CREATE INDEX chunk_t0 ON chunk (t0)
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _M15, _LATEST_REF, _DIRTY_HOUR, _CHUNKS)
 """MIGRATIONS[i] takes a database from user_version i to i + 1."""
 VERSION = len(MIGRATIONS)
 

@@ -21,6 +21,9 @@ class SqliteOptions:
     retention: Retention = field(default_factory=Retention)
     synchronous: str = "full"
     busy_timeout_ms: int = 5000
+    chunk_min: int = 8
+    """Samples of one series in a batch from which they are stored as a chunk; 0: never (and
+    maintain() does not turn raw rows into chunks either)."""
 
 
 def parse_duration_ms(text: str) -> int:
@@ -55,6 +58,11 @@ def parse_url(url: str) -> SqliteOptions:
     if synchronous not in ("full", "normal"):
         raise ValueError("synchronous must be full or normal")
     busy = parse_duration_ms(options.pop("busy_timeout", "5s"))
+    chunk_min = options.pop("chunk_min", "8")
+    if not chunk_min.isdigit() or int(chunk_min) > 1_000_000:
+        raise ValueError(
+            f"chunk_min must be a whole number (0 turns chunks off), got {chunk_min!r}"
+        )
     if options:
         raise ValueError(f"unknown sqlite URL option(s): {', '.join(sorted(options))}")
-    return SqliteOptions(Path(raw), retention, synchronous, busy)
+    return SqliteOptions(Path(raw), retention, synchronous, busy, int(chunk_min))

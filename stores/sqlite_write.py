@@ -5,13 +5,17 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from schemas import AlertState, Cleared, HostStatus, InterfaceSample, encode
 from stores.buckets import MINUTE_MS, to_ms
+from stores.sqlite_chunk_io import explode, write_chunks
+from stores.sqlite_chunks import Cols, aggregate
+from stores.sqlite_dense import split
 from stores.sqlite_latest import IN_RAW
 from stores.sqlite_many import execute_rows
-from stores.sqlite_rollup import add_minutes, horizon, mark_hours, recompute_minutes
+from stores.sqlite_rollup import ADD_M1, add_minutes, horizon, mark_hours, recompute_minutes
 from stores.sqlite_rows import (
     INSERT_RAW,
     REPLACE_RAW,
@@ -23,6 +27,7 @@ from stores.sqlite_rows import (
 )
 
 _NONE = (-(2**63), None)
+_KEY = itemgetter("host", "iface")
 
 
 class IdCache:
@@ -60,18 +65,33 @@ class IdCache:
 
 
 def write_samples(
-    conn: sqlite3.Connection, ids: IdCache, samples: Sequence[InterfaceSample]
+    conn: sqlite3.Connection,
+    ids: IdCache,
+    samples: Sequence[InterfaceSample],
+    chunk_min: int = 0,
 ) -> int:
     """Write samples (inside the caller's transaction); return how many were too old to keep.
 
     Samples older than the raw retention horizon still update latest and the registry, but
-    not raw or rollups: their minute would be recomputed from rows already purged.
+    not raw or rollups: their minute would be recomputed from rows already purged. Series
+    with `chunk_min` or more new samples in the batch are stored as chunks
+    (stores/sqlite_dense.py); 0 never chunks.
     """
-    ids.sids(conn, ((s.host, s.iface) for s in samples))
+    keys = [_KEY(s.__dict__) for s in samples]
+    ids.sids(conn, keys)
     oldest = max(horizon(conn, "raw") or 0, 0)
     series, meta = ids.series, ids.meta
+    dense, samples = split(
+        conn,
+        samples,
+        keys,
+        series,
+        lambda key: meta.get(key) or ids.meta_id(conn, key),
+        oldest,
+        chunk_min,
+    )
     rows = []
-    newest: dict[int, tuple[int, InterfaceSample]] = {}
+    newest: dict[int, tuple[int, InterfaceSample]] = dense.newest if dense else {}
     groups: dict[tuple[int, int], list[tuple[Any, ...]]] = {}
     # A batch holds few distinct times (every interface of a host shares one), so cache them.
     times: dict[datetime, int] = {}
@@ -94,7 +114,11 @@ def write_samples(
             groups[(sid, ms - ms % MINUTE_MS)] = [row]
         else:
             group.append(row)
-    store_raw(conn, rows, groups)
+    if rows:
+        explode(conn, _ranges(groups))
+        store_raw(conn, rows, groups)
+    if dense:
+        store_dense(conn, dense.cols)
     # A newest sample that went into raw is found there by (ts, sid): no body to encode and
     # store (a quarter of the live write's CPU). One too old for raw keeps its own body.
     execute_rows(
@@ -118,6 +142,23 @@ def write_samples(
         "SET sample_ts = max(coalesce(sample_ts, excluded.sample_ts), excluded.sample_ts)",
     )
     return len(samples) - len(rows)
+
+
+def _ranges(groups: dict[tuple[int, int], list[tuple[Any, ...]]]) -> dict[int, tuple[int, int]]:
+    """{sid: (first minute, last minute)} of grouped raw rows."""
+    out: dict[int, tuple[int, int]] = {}
+    for sid, minute in groups:
+        lo, hi = out.get(sid, (minute, minute))
+        out[sid] = (min(lo, minute), max(hi, minute))
+    return out
+
+
+def store_dense(conn: sqlite3.Connection, cols: Cols) -> None:
+    """Write chunked samples (new to the store) and add them to their minutes' rollups."""
+    write_chunks(conn, cols)
+    minutes = aggregate(cols, MINUTE_MS)
+    execute_rows(conn, "INSERT INTO m1", minutes, ADD_M1)
+    mark_hours(conn, ((sid, minute) for sid, minute, *_ in minutes))
 
 
 def store_raw(

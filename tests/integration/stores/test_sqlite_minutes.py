@@ -12,6 +12,7 @@ import pytest
 from schemas import InterfaceSample
 from stores.buckets import MINUTE_MS
 from stores.sqlite import SqliteStore
+from stores.sqlite_chunks import raw_rows, unpack
 from stores.sqlite_many import execute_rows
 from stores.sqlite_rollup import raw_agg
 from stores.sqlite_rows import RAW_AGG, REPLACE_RAW, encode_row
@@ -30,29 +31,42 @@ def db(tmp_path: Path) -> Path:
     return tmp_path / "ifpulse.db"
 
 
-@pytest.fixture
-def store(db: Path) -> Iterator[SqliteStore]:
-    """A SqliteStore on that file."""
-    opened = SqliteStore.from_url(f"sqlite:///{db}")
+@pytest.fixture(params=[0, 1], ids=["rows", "chunks"])
+def store(db: Path, request: pytest.FixtureRequest) -> Iterator[SqliteStore]:
+    """A SqliteStore on that file: raw rows only, or chunks wherever a batch allows."""
+    opened = SqliteStore.from_url(f"sqlite:///{db}?chunk_min={request.param}")
     yield opened
     opened.close()
 
 
+def all_raw(conn: sqlite3.Connection) -> None:
+    """A temporary table `every` of every stored sample as a raw row: raw rows and chunks."""
+    conn.execute("CREATE TEMP TABLE every AS SELECT * FROM raw")
+    chunks = conn.execute("SELECT sid, t0, data FROM chunk ORDER BY sid, t0").fetchall()
+    if chunks:
+        rows = [encode_row(r) for r in raw_rows(unpack(chunks))]
+        execute_rows(conn, "INSERT INTO every", rows)
+
+
 def m1_rows(db: Path, recompute: bool) -> list[Row]:
-    """m1 as stored, or as a from-scratch recompute from raw would make it."""
+    """m1 as stored, or as a from-scratch recompute from every stored sample would make it."""
     with sqlite3.connect(db) as conn:
         if not recompute:
             return conn.execute("SELECT * FROM m1 ORDER BY sid, t").fetchall()
+        all_raw(conn)
         return conn.execute(
-            f"SELECT sid, ts / {MINUTE_MS} * {MINUTE_MS}, {RAW_AGG} FROM raw "
+            f"SELECT sid, ts / {MINUTE_MS} * {MINUTE_MS}, {RAW_AGG} FROM every "
             f"GROUP BY sid, ts / {MINUTE_MS} ORDER BY sid, ts / {MINUTE_MS}"
         ).fetchall()
 
 
 def assert_m1_exact(db: Path, rows: int) -> None:
-    """Stored m1 equals the recompute, and raw holds `rows` rows."""
+    """Stored m1 equals the recompute, and `rows` samples are stored (once each)."""
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT count(*) FROM raw").fetchone()[0] == rows
+        all_raw(conn)
+        assert conn.execute("SELECT count(*) FROM every").fetchone()[0] == rows
+        keys = conn.execute("SELECT count(*) FROM (SELECT DISTINCT ts, sid FROM every)")
+        assert keys.fetchone()[0] == rows
     stored, expected = m1_rows(db, False), m1_rows(db, True)
     assert len(stored) == len(expected) > 0
     for got, want in zip(stored, expected, strict=True):

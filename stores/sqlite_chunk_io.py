@@ -1,0 +1,160 @@
+"""The chunk table of the SQLite store: write dense batches, read ranges, explode, purge.
+
+A sample lives in exactly one place, a raw row or a chunk. Chunks are written only for
+samples newer than everything stored for their series (so a chunk never overlaps stored
+data); a raw write whose minutes reach into a chunk first turns that chunk back into raw rows
+(explode), so redelivery, duplicates and minute recomputes keep working on raw rows alone.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from stores.buckets import HOUR_MS, MINUTE_MS, floor_to
+from stores.sqlite_chunks import (
+    Cols,
+    from_raw_rows,
+    pack,
+    raw_rows,
+    runs,
+    select,
+    sort_by_series,
+    unpack,
+)
+from stores.sqlite_many import execute_rows
+from stores.sqlite_rows import INSERT_RAW, RAW_COLUMNS, encode_row
+
+_INSERT = "INSERT INTO chunk (sid, t0, t1, n, data)"
+
+
+def write_chunks(conn: sqlite3.Connection, cols: Cols) -> None:
+    """Store columns sorted by (sid, ts) as chunks (one per series and hour)."""
+    execute_rows(conn, _INSERT, pack(cols, runs(cols["sid"], cols["ts"])))
+
+
+def read_range(conn: sqlite3.Connection, sids: Sequence[int], lo: int, hi: int) -> Cols | None:
+    """Columns of the chunked samples of `sids` in [lo, hi), sorted by (sid, ts); None if none."""
+    if not sids:
+        return None
+    marks = ",".join("?" * len(sids))
+    # A chunk spans less than an hour, so one that reaches lo starts after lo - 1 h: the
+    # (sid, t0) index bounds the search on both sides.
+    found = conn.execute(
+        f"SELECT sid, t0, data FROM chunk WHERE sid IN ({marks}) "  # noqa: S608
+        "AND t0 > ? AND t0 < ? AND t1 >= ? ORDER BY sid, t0",
+        (*sids, lo - HOUR_MS, hi, lo),
+    ).fetchall()
+    if not found:
+        return None
+    # Chunks of one series never share a sample, but one made of late rows may span another.
+    cols = sort_by_series(unpack(found))
+    ts = cols["ts"]
+    inside = (ts >= lo) & (ts < hi)
+    return cols if inside.all() else select(cols, inside)
+
+
+def any_in(conn: sqlite3.Connection, lo: int, hi: int) -> bool:
+    """Whether any chunk holds samples that may fall in [lo, hi)."""
+    found = conn.execute(
+        "SELECT 1 FROM chunk WHERE t0 > ? AND t0 < ? AND t1 >= ? LIMIT 1", (lo - HOUR_MS, hi, lo)
+    )
+    return found.fetchone() is not None
+
+
+def next_time(conn: sqlite3.Connection, at: int) -> int | None:
+    """The earliest time at or after `at` that a chunk covers (None: no chunk reaches it)."""
+    if any_in(conn, at, at + 1):
+        return at
+    found: int | None = conn.execute("SELECT min(t0) FROM chunk WHERE t0 > ?", (at,)).fetchone()[0]
+    return found
+
+
+def row_at(conn: sqlite3.Connection, sid: int, ts: int) -> tuple[Any, ...] | None:
+    """The raw row (RAW_COLUMNS order) of the chunked sample of a series at `ts`, if any."""
+    found = conn.execute(
+        "SELECT sid, t0, data FROM chunk WHERE sid = ? AND t0 <= ? AND t1 >= ?", (sid, ts, ts)
+    ).fetchall()
+    if not found:
+        return None
+    cols = unpack(found)
+    hit = np.flatnonzero(cols["ts"] == ts)
+    return raw_rows(select(cols, hit[-1:]))[0] if len(hit) else None
+
+
+def explode(conn: sqlite3.Connection, ranges: dict[int, tuple[int, int]]) -> int:
+    """Turn the chunks reaching into the minutes of {sid: (first ts, last ts)} into raw rows.
+
+    Called before raw rows of those series are written: afterwards the samples those rows
+    might repeat, and every sample of the minutes they touch, are raw rows. Returns how many
+    chunks went.
+    """
+    if not ranges:
+        return 0
+    wide = {sid: (floor_to(a, MINUTE_MS), floor_to(b, MINUTE_MS) + MINUTE_MS - 1)
+            for sid, (a, b) in ranges.items()}  # fmt: skip
+    lo, hi = min(a for a, _ in wide.values()), max(b for _, b in wide.values())
+    hits = [
+        (cid, sid, t0, data)
+        for cid, sid, t0, t1, data in conn.execute(
+            "SELECT id, sid, t0, t1, data FROM chunk WHERE t0 > ? AND t0 <= ? AND t1 >= ?",
+            (lo - HOUR_MS, hi, lo),
+        )
+        if sid in wide and t1 >= wide[sid][0] and t0 <= wide[sid][1]
+    ]
+    if not hits:
+        return 0
+    rows = raw_rows(unpack([(sid, t0, data) for _cid, sid, t0, data in hits]))
+    try:
+        execute_rows(conn, INSERT_RAW, rows)
+    except OverflowError:  # counters of 2**63 and more: stored in two's complement
+        execute_rows(conn, INSERT_RAW, [encode_row(r) for r in rows])
+    conn.executemany("DELETE FROM chunk WHERE id = ?", [(h[0],) for h in hits])
+    return len(hits)
+
+
+SLICE_MS = 10 * MINUTE_MS
+"""Raw rows are moved into chunks ten minutes at a time: chunks of ~60 samples at 10 s."""
+SETTLE_MS = 5 * MINUTE_MS
+"""How long a slice stays raw rows after it ends: samples that come late (a slow link, the
+ingestor's allowed clock skew) still land as rows instead of unpacking a chunk again."""
+_COLUMNS = ", ".join(RAW_COLUMNS)
+
+
+def compact(conn: sqlite3.Connection, now: int) -> bool:
+    """Move the oldest settled slice of raw rows into chunks; True when none is left.
+
+    Live ingestion writes a row per sample; as rows age they become chunks, which take half
+    the space, are read ten times faster by sparklines, and are purged a chunk at a time.
+    """
+    oldest: int | None = conn.execute("SELECT min(ts) FROM raw").fetchone()[0]
+    if oldest is None:
+        return True
+    lo = floor_to(oldest, SLICE_MS)
+    hi = lo + SLICE_MS
+    if hi > now - SETTLE_MS:
+        return True
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM raw WHERE ts >= ? AND ts < ?",  # noqa: S608
+        (lo, hi),
+    ).fetchall()
+    write_chunks(conn, sort_by_series(from_raw_rows(rows)))
+    conn.execute("DELETE FROM raw WHERE ts >= ? AND ts < ?", (lo, hi))
+    return False
+
+
+def oldest_end(conn: sqlite3.Connection) -> int | None:
+    """The earliest last-sample time of any chunk (what retention can purge first)."""
+    # The chunk ending first starts within an hour of the one starting first.
+    found: int | None = conn.execute(
+        "SELECT min(t1) FROM chunk WHERE t0 < (SELECT min(t0) FROM chunk) + ?", (HOUR_MS,)
+    ).fetchone()[0]
+    return found
+
+
+def purge(conn: sqlite3.Connection, before: int) -> None:
+    """Delete chunks whose every sample is older than `before` (one straddling it stays)."""
+    conn.execute("DELETE FROM chunk WHERE t0 < ? AND t1 < ?", (before, before))

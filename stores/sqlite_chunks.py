@@ -1,0 +1,281 @@
+"""Raw samples as column chunks: the SQLite store's layout for dense batches (numpy, no SQL).
+
+A batch holding many samples of a series (a bulk load, a publisher's spool replayed after an
+outage) is stored as one `chunk` row per series and run of samples within an hour instead of a
+row per sample: a row per sample costs SQLite ~2.5-3 us to insert and Python ~1 us to bind,
+whatever its width, so a week of 200 series took minutes. Here each batch's values go
+into numpy columns once, and the chunks are slices of one record array.
+
+Blob: a version byte, one code byte per field of FIELDS (its width, and whether a null mask
+follows), then the records (little-endian, packed). Integer fields are stored in the smallest
+unsigned width that holds the batch's values (ts relative to the chunk's first sample), floats
+as float64 with NaN for null (the schemas refuse NaN, so it never stands for a value), deltas
+with a one-byte null flag when the batch has any null. A rate that is exactly its delta /
+interval_s in every sample of the batch (as publishers compute it) is not stored at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from schemas import COUNTER_NAMES, RATE_NAMES
+from stores.buckets import HOUR_MS
+from stores.sqlite_rows import RAW_COLUMNS
+
+Cols = dict[str, npt.NDArray[Any]]
+"""Columns of samples, one array per name of COLUMNS (plus "sid"), all the same length."""
+
+DELTA_NAMES: tuple[str, ...] = tuple(f"d_{n}" for n in COUNTER_NAMES)
+_INTS: tuple[str, ...] = ("ts", "seq", "meta", *COUNTER_NAMES)
+_FLOATS: tuple[str, ...] = ("interval_s", *RATE_NAMES)
+FIELDS: tuple[str, ...] = (*_INTS, *_FLOATS, *DELTA_NAMES)
+"""What a chunk stores of each sample; its series and the first sample's time are the row's."""
+NULL = "null_"
+"""Prefix of a delta's null mask in Cols (True where the delta is null)."""
+VERSION = 1
+_FLOAT = 9
+_DERIVED = 0
+"""Code of a rate not stored: it is its delta / interval_s, as the publisher computes it."""
+_HAS_NULLS = 0x10
+_I63 = 2**63
+_WIDTHS = ((0xFF, 1), (0xFFFF, 2), (0xFFFF_FFFF, 4))
+
+
+def _width(top: int) -> int:
+    for limit, width in _WIDTHS:
+        if top <= limit:
+            return width
+    return 8
+
+
+def _dtype(codes: bytes) -> np.dtype[Any]:
+    """The record layout of a header's field codes."""
+    fields: list[tuple[str, str]] = []
+    masks: list[tuple[str, str]] = []
+    for name, code in zip(FIELDS, codes, strict=True):
+        width = code & 0x0F
+        if code == _DERIVED:
+            continue
+        fields.append((name, "<f8" if width == _FLOAT else f"<u{width}"))
+        if code & _HAS_NULLS:
+            masks.append((NULL + name, "u1"))
+    return np.dtype(fields + masks)
+
+
+def runs(sid: npt.NDArray[np.int64], ts: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+    """Start index of each chunk of samples sorted by (sid, ts): a new series or a new hour."""
+    hour = ts // HOUR_MS
+    cut = (sid[1:] != sid[:-1]) | (hour[1:] != hour[:-1])
+    return np.concatenate(([0], np.flatnonzero(cut) + 1)).astype(np.intp)
+
+
+def pack(cols: Cols, starts: npt.NDArray[np.intp]) -> list[tuple[int, int, int, int, bytes]]:
+    """(sid, t0, t1, n, blob) of each chunk of columns sorted by (sid, ts), cut at `starts`."""
+    size = len(cols["ts"])
+    ends = np.append(starts[1:], size)
+    lengths = ends - starts
+    t0 = cols["ts"][starts]
+    values: Cols = {**cols, "ts": cols["ts"] - np.repeat(t0, lengths)}
+    codes = bytearray()
+    for name in FIELDS:
+        column = values[name]
+        if name in _FLOATS:
+            codes.append(_DERIVED if name in RATE_NAMES and _derivable(cols, name) else _FLOAT)
+            continue
+        code = _width(int(column.max())) if size else 1
+        if name in DELTA_NAMES and cols[NULL + name].any():
+            code |= _HAS_NULLS
+        codes.append(code)
+    dtype = _dtype(bytes(codes))
+    records = np.empty(size, dtype=dtype)
+    for name in dtype.names or ():
+        records[name] = values[name]
+    head = bytes([VERSION]) + bytes(codes)
+    data = records.tobytes()
+    item = dtype.itemsize
+    return [
+        (sid, first, last, end - start, head + data[start * item : end * item])
+        for sid, first, last, start, end in zip(
+            cols["sid"][starts].tolist(),
+            t0.tolist(),
+            cols["ts"][ends - 1].tolist(),
+            starts.tolist(),
+            ends.tolist(),
+            strict=True,
+        )
+    ]
+
+
+def _rate(cols: Cols, name: str) -> npt.NDArray[np.float64]:
+    """A rate as the publisher makes it: its delta / interval_s (null when either is)."""
+    delta = "d_" + name.removesuffix("_per_sec")
+    interval = cols["interval_s"]
+    unknown = cols[NULL + delta] | np.isnan(interval)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = cols[delta].astype(np.float64) / interval
+    return np.where(unknown, np.nan, rate)
+
+
+def _derivable(cols: Cols, name: str) -> bool:
+    """Whether every value of a rate column is what _rate() computes (then it is not stored)."""
+    return bool(np.array_equal(cols[name], _rate(cols, name), equal_nan=True))
+
+
+def unpack(chunks: Sequence[tuple[int, int, bytes]]) -> Cols:
+    """Columns of the (sid, t0, blob) chunks, in the order given (the same layout as pack's)."""
+    groups: dict[bytes, list[int]] = {}
+    for k, (_sid, _t0, blob) in enumerate(chunks):
+        if blob[0] != VERSION:
+            raise ValueError(f"chunk format {blob[0]} is not {VERSION}: written by a newer ifpulse")
+        groups.setdefault(blob[: 1 + len(FIELDS)], []).append(k)
+    parts: list[tuple[npt.NDArray[np.intp], Cols]] = []
+    for head, members in groups.items():
+        dtype = _dtype(head[1:])
+        body = b"".join(chunks[k][2][len(head) :] for k in members)
+        lengths = [(len(chunks[k][2]) - len(head)) // dtype.itemsize for k in members]
+        part = _columns(np.frombuffer(body, dtype=dtype))
+        part["sid"] = np.repeat(np.array([chunks[k][0] for k in members], np.int64), lengths)
+        t0 = np.array([chunks[k][1] for k in members], np.int64)
+        part["ts"] = part["ts"] + np.repeat(t0, lengths)
+        parts.append((np.repeat(np.array(members, np.intp), lengths), part))
+    if len(parts) == 1:
+        return parts[0][1]
+    # Chunks of other layouts were decoded apart: put their rows back in the chunks' order.
+    order = np.argsort(np.concatenate([p[0] for p in parts]), kind="stable")
+    return {name: np.concatenate([p[1][name] for p in parts])[order] for name in parts[0][1]}
+
+
+def _columns(records: npt.NDArray[Any]) -> Cols:
+    names = records.dtype.names or ()
+    out: Cols = {}
+    for name in _INTS:
+        out[name] = records[name].astype(np.uint64 if name in COUNTER_NAMES else np.int64)
+    for name in DELTA_NAMES:
+        out[name] = records[name].astype(np.uint64)
+        mask = NULL + name
+        out[mask] = records[mask].astype(bool) if mask in names else np.zeros(len(records), bool)
+    for name in _FLOATS:
+        out[name] = records[name].astype(np.float64) if name in names else _rate(out, name)
+    return out
+
+
+def select(cols: Cols, keep: npt.NDArray[np.bool_] | npt.NDArray[np.intp]) -> Cols:
+    """The rows of `cols` a mask or index array picks."""
+    return {name: column[keep] for name, column in cols.items()}
+
+
+def sort_by_series(cols: Cols) -> Cols:
+    """The columns ordered by (sid, ts), stable."""
+    return select(cols, np.lexsort((cols["ts"], cols["sid"])))
+
+
+def raw_rows(cols: Cols) -> list[tuple[Any, ...]]:
+    """The samples as raw-table rows (RAW_COLUMNS order, unencoded Python values, None for null)."""
+    lists = {name: column.tolist() for name, column in cols.items()}
+    for name in DELTA_NAMES:
+        nulls = cols[NULL + name]
+        if nulls.any():
+            lists[name] = [
+                None if z else v for v, z in zip(lists[name], nulls.tolist(), strict=True)
+            ]
+    for name in _FLOATS:
+        lists[name] = [None if v != v else v for v in lists[name]]  # NaN is null
+    return list(zip(*(lists[name] for name in RAW_COLUMNS), strict=True))
+
+
+def from_raw_rows(rows: Sequence[Sequence[Any]]) -> Cols:
+    """Columns of raw-table rows as stored (RAW_COLUMNS order, two's complement, NULLs)."""
+    values = dict(zip(RAW_COLUMNS, zip(*rows, strict=True), strict=True))
+    cols: Cols = {"sid": np.array(values["sid"], np.int64)}
+    for name in ("ts", "seq", "meta"):
+        cols[name] = np.array(values[name], np.int64)
+    for name in COUNTER_NAMES:
+        # Counters of 2**63 and more are stored negative: the same 64 bits, read unsigned.
+        cols[name] = np.array(values[name], np.int64).view(np.uint64)
+    for name in _FLOATS:
+        cols[name] = np.array(values[name], np.float64)
+    for name in DELTA_NAMES:
+        column = values[name]
+        nulls = np.array([v is None for v in column], bool) if None in column else None
+        if nulls is not None:
+            column = tuple(0 if v is None else v for v in column)
+        cols[name] = np.array(column, np.int64).view(np.uint64)
+        cols[NULL + name] = np.zeros(len(column), bool) if nulls is None else nulls
+    return cols
+
+
+def sql_floor(ts: npt.NDArray[np.int64], step: int) -> npt.NDArray[np.int64]:
+    """SQLite's `ts / step * step`: integer division truncates toward zero."""
+    q = np.where(ts < 0, -(-ts // step), ts // step)
+    return np.asarray(q * step, dtype=np.int64)
+
+
+def aggregate(cols: Cols, step: int) -> list[tuple[Any, ...]]:
+    """(sid, bucket, RAW_AGG...) per series and bucket of columns sorted by (sid, ts).
+
+    The same values as stores.sqlite_rows.RAW_AGG over raw rows: a delta sum is null when
+    every delta is, and deltas >= 2**63 (never real) add 0; a rate's sum and max are null when
+    every rate is, and its count counts the others.
+    """
+    if not len(cols["ts"]):
+        return []
+    sid, bucket = cols["sid"], sql_floor(cols["ts"], step)
+    cut = (sid[1:] != sid[:-1]) | (bucket[1:] != bucket[:-1])
+    starts = np.concatenate(([0], np.flatnonzero(cut) + 1))
+    n = np.diff(np.append(starts, len(sid)))
+    sums = {name: _delta_sum(cols, name, starts) for name in DELTA_NAMES[:8]}
+    errors = [(a or 0) + (b or 0) for a, b in zip(*_pair(sums, "errors"), strict=True)]
+    drops = [(a or 0) + (b or 0) for a, b in zip(*_pair(sums, "dropped"), strict=True)]
+    return list(
+        zip(
+            sid[starts].tolist(),
+            bucket[starts].tolist(),
+            n.tolist(),
+            sums["d_rx_bytes"],
+            sums["d_tx_bytes"],
+            sums["d_rx_packets"],
+            sums["d_tx_packets"],
+            errors,
+            drops,
+            *_rate_agg(cols["rx_bytes_per_sec"], starts),
+            *_rate_agg(cols["tx_bytes_per_sec"], starts),
+            strict=True,
+        )
+    )
+
+
+def _pair(sums: dict[str, list[int | None]], what: str) -> tuple[list[int | None], ...]:
+    return sums[f"d_rx_{what}"], sums[f"d_tx_{what}"]
+
+
+def _delta_sum(cols: Cols, name: str, starts: npt.NDArray[Any]) -> list[int | None]:
+    values, nulls = cols[name], cols[NULL + name]
+    kept = np.where(nulls | (values >= np.uint64(_I63)), np.uint64(0), values)
+    present = np.add.reduceat((~nulls).astype(np.int64), starts)
+    top = int(kept.max())
+    if top and top * len(kept) >= _I63:
+        # A sum that might not fit 64 bits: Python integers, group by group (never in practice).
+        bounds = np.append(starts, len(kept)).tolist()
+        exact = [sum(kept[a:b].tolist()) for a, b in pairwise(bounds)]
+    else:
+        exact = np.add.reduceat(kept, starts).tolist()
+    return [v if p else None for v, p in zip(exact, present.tolist(), strict=True)]
+
+
+def _rate_agg(
+    rates: npt.NDArray[np.float64], starts: npt.NDArray[Any]
+) -> tuple[list[float | None], list[int], list[float | None]]:
+    nulls = np.isnan(rates)
+    count = np.add.reduceat((~nulls).astype(np.int64), starts).tolist()
+    total = np.add.reduceat(np.where(nulls, 0.0, rates), starts).tolist()
+    top = np.maximum.reduceat(np.where(nulls, -np.inf, rates), starts).tolist()
+    return (
+        [t if c else None for t, c in zip(total, count, strict=True)],
+        count,
+        [t if c else None for t, c in zip(top, count, strict=True)],
+    )

@@ -1,0 +1,138 @@
+"""SQLite chunks answer exactly as raw rows do: a chunked store against a rows-only one, fed the
+same random writes (bulk runs, live trickles, redeliveries, late samples) and maintain() calls."""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from schemas import InterfaceSample
+from stores.sqlite import SqliteStore
+from tests.integration.stores.contract_data import HOST, at, s
+
+pytestmark = pytest.mark.integration
+
+IFACES = ("eth0", "wlan0", "wg0")
+MINUTE, HOUR = timedelta(minutes=1), timedelta(hours=1)
+
+
+@contextmanager
+def pair(query: str = "") -> Iterator[tuple[SqliteStore, SqliteStore, Path]]:
+    """A store that chunks (and compacts) and one of raw rows only, in a fresh directory."""
+    with tempfile.TemporaryDirectory() as tmp:
+        chunked = SqliteStore.from_url(f"sqlite:///{tmp}/c.db?chunk_min=4{query}")
+        rows = SqliteStore.from_url(f"sqlite:///{tmp}/r.db?chunk_min=0{query}")
+        try:
+            yield chunked, rows, Path(tmp) / "c.db"
+        finally:
+            chunked.close()
+            rows.close()
+
+
+def answers(store: SqliteStore, last: float) -> tuple[Any, ...]:
+    """Everything a reader can ask, over the whole written range."""
+    lo, hi = at(-60), at(last + 60)
+    return (
+        store.latest(HOST),
+        list(store.samples(HOST, None, lo, hi)),
+        list(store.samples(None, None, at(last / 3), hi)),
+        store.series(HOST, None, lo, hi, timedelta(seconds=30)),
+        store.series(HOST, "wlan0", lo, hi, MINUTE),
+        store.series(HOST, None, lo, hi, timedelta(minutes=15)),
+        store.series(HOST, "eth0", lo, hi, HOUR),
+    )
+
+
+def counts(db: Path) -> tuple[int, int]:
+    """(raw rows, chunks) in a database file."""
+    with sqlite3.connect(db) as conn:
+        return (
+            conn.execute("SELECT count(*) FROM raw").fetchone()[0],
+            conn.execute("SELECT count(*) FROM chunk").fetchone()[0],
+        )
+
+
+def run(ifaces: tuple[str, ...], first: int, n: int, every: int, rx: int) -> list[InterfaceSample]:
+    """n samples per interface, `every` seconds apart, from `first` seconds."""
+    return [s(first + k * every, i, rx=rx) for k in range(n) for i in ifaces]
+
+
+ops = st.lists(
+    st.one_of(
+        st.tuples(  # a batch: interfaces, first second, samples each, spacing, rx delta
+            st.just("write"),
+            st.sets(st.sampled_from(IFACES), min_size=1).map(lambda x: tuple(sorted(x))),
+            st.integers(0, 7200).map(lambda t: t // 10 * 10),
+            st.integers(1, 40),
+            st.sampled_from([10, 20]),
+            st.sampled_from([1000, 7, 0]),
+        ),
+        st.tuples(st.just("maintain"), st.integers(0, 9000)),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops)
+def test_chunks_answer_as_raw_rows_do(steps: list[tuple[Any, ...]]) -> None:
+    with pair() as (chunked, rows, _db):
+        last = 0.0
+        for step in steps:
+            if step[0] == "write":
+                batch = run(*step[1:])
+                last = max(last, max((x.ts - at(0)).total_seconds() for x in batch))
+                for store in (chunked, rows):
+                    store.write_batch(batch)
+            else:
+                for store in (chunked, rows):
+                    for _ in range(30):
+                        store.maintain(at(step[1]))
+        assert answers(chunked, last) == answers(rows, last)
+
+
+def test_live_rows_become_chunks_and_late_samples_unpack_them() -> None:
+    with pair() as (chunked, rows, db):
+        # Live shape: each batch one sample per interface, for 40 minutes.
+        for t in range(0, 2400, 10):
+            batch = [s(t, i) for i in IFACES]
+            chunked.write_batch(batch)
+            rows.write_batch(batch)
+        assert counts(db) == (720, 0)
+        for _ in range(10):
+            chunked.maintain(at(2400))
+        raw, made = counts(db)
+        assert (raw, made) == (3 * 60, 3 * 3)  # three 10-minute slices settled, the last not
+        assert answers(chunked, 2400) == answers(rows, 2400)
+        # A late sample inside a settled slice, and a redelivered one: last write wins.
+        late = [s(605, "eth0", rx=3), s(610, "wlan0", rx=9)]
+        for store in (chunked, rows):
+            store.write_batch(late)
+        assert counts(db)[1] == 3 * 3 - 2
+        assert answers(chunked, 2400) == answers(rows, 2400)
+
+
+def test_bulk_batch_is_chunked_then_purged_by_retention() -> None:
+    with pair("&retention_raw=1d") as (chunked, rows, db):
+        bulk = run(IFACES, 0, 360, 10, 1000)  # an hour of three interfaces in one batch
+        quiet = [s(4000, "lo0")]
+        for store in (chunked, rows):
+            store.write_batch(bulk + quiet)
+        assert counts(db) == (1, 3)
+        assert answers(chunked, 4000) == answers(rows, 4000)
+        for store in (chunked, rows):
+            for _ in range(30):
+                store.maintain(at(3 * 86400))
+        assert counts(db) == (0, 0)
+        assert answers(chunked, 4000) == answers(rows, 4000)
+        assert [x.iface for x in chunked.latest(HOST)] == ["eth0", "lo0", "wg0", "wlan0"]
