@@ -60,7 +60,8 @@ def read_range(conn: sqlite3.Connection, sids: Sequence[int], lo: int, hi: int) 
 def any_in(conn: sqlite3.Connection, lo: int, hi: int) -> bool:
     """Whether any chunk holds samples that may fall in [lo, hi)."""
     found = conn.execute(
-        "SELECT 1 FROM chunk WHERE t0 > ? AND t0 < ? AND t1 >= ? LIMIT 1", (lo - HOUR_MS, hi, lo)
+        "SELECT 1 FROM chunk INDEXED BY chunk_t1 WHERE t1 >= ? AND t1 < ? AND t0 < ? LIMIT 1",
+        (lo, hi + HOUR_MS, hi),
     )
     return found.fetchone() is not None
 
@@ -76,7 +77,8 @@ def next_time(conn: sqlite3.Connection, at: int) -> int | None:
 def row_at(conn: sqlite3.Connection, sid: int, ts: int) -> tuple[Any, ...] | None:
     """The raw row (RAW_COLUMNS order) of the chunked sample of a series at `ts`, if any."""
     found = conn.execute(
-        "SELECT sid, t0, data FROM chunk WHERE sid = ? AND t0 <= ? AND t1 >= ?", (sid, ts, ts)
+        "SELECT sid, t0, data FROM chunk WHERE sid = ? AND t0 > ? AND t0 <= ? AND t1 >= ?",
+        (sid, ts - HOUR_MS, ts, ts),
     ).fetchall()
     if not found:
         return None
@@ -100,8 +102,10 @@ def explode(conn: sqlite3.Connection, ranges: dict[int, tuple[int, int]]) -> int
     hits = [
         (cid, sid, t0, data)
         for cid, sid, t0, t1, data in conn.execute(
-            "SELECT id, sid, t0, t1, data FROM chunk WHERE t0 > ? AND t0 <= ? AND t1 >= ?",
-            (lo - HOUR_MS, hi, lo),
+            # Live writes ask about the last minutes, where no chunk reaches: an empty range.
+            "SELECT id, sid, t0, t1, data FROM chunk INDEXED BY chunk_t1 "
+            "WHERE t1 >= ? AND t1 <= ? AND t0 <= ?",
+            (lo, hi + HOUR_MS, hi),
         )
         if sid in wide and t1 >= wide[sid][0] and t0 <= wide[sid][1]
     ]
@@ -148,13 +152,10 @@ def compact(conn: sqlite3.Connection, now: int) -> bool:
 
 def oldest_end(conn: sqlite3.Connection) -> int | None:
     """The earliest last-sample time of any chunk (what retention can purge first)."""
-    # The chunk ending first starts within an hour of the one starting first.
-    found: int | None = conn.execute(
-        "SELECT min(t1) FROM chunk WHERE t0 < (SELECT min(t0) FROM chunk) + ?", (HOUR_MS,)
-    ).fetchone()[0]
+    found: int | None = conn.execute("SELECT min(t1) FROM chunk").fetchone()[0]
     return found
 
 
 def purge(conn: sqlite3.Connection, before: int) -> None:
     """Delete chunks whose every sample is older than `before` (one straddling it stays)."""
-    conn.execute("DELETE FROM chunk WHERE t0 < ? AND t1 < ?", (before, before))
+    conn.execute("DELETE FROM chunk WHERE t1 < ?", (before,))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 from stores.base import UnsupportedSchema
@@ -137,10 +138,11 @@ CREATE TABLE chunk (
     n INTEGER NOT NULL,
     data BLOB NOT NULL
 );
--- Reads of one series' range, and of every series' by time (retention, exports, the overlap
--- check of raw writes): a chunk spans less than an hour, so t0 bounds t1 too.
+-- Reads of one series' range by (sid, t0), the next chunk in time by t0, and what reaches past
+-- a time (raw writes' overlap check, retention) by t1. A chunk spans less than an hour.
 CREATE UNIQUE INDEX chunk_sid_t0 ON chunk (sid, t0);
-CREATE INDEX chunk_t0 ON chunk (t0)
+CREATE INDEX chunk_t0 ON chunk (t0);
+CREATE INDEX chunk_t1 ON chunk (t1)
 """
 
 MIGRATIONS: tuple[str, ...] = (_V1, _M15, _LATEST_REF, _DIRTY_HOUR, _CHUNKS)
@@ -166,7 +168,8 @@ def migrate(conn: sqlite3.Connection) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
         for version in range(_version(conn), VERSION):
-            for statement in MIGRATIONS[version].split(";"):
+            # Comments go first: a ';' in one would otherwise cut a statement in two.
+            for statement in re.sub(r"--[^\n]*", "", MIGRATIONS[version]).split(";"):
                 if statement.strip():
                     conn.execute(statement)
             # PRAGMA takes no bound parameters; the version is our own integer.
