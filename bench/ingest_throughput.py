@@ -138,10 +138,13 @@ class Run:
     """The rate with the end taken when this script saw N stored (up to one poll late)."""
 
 
-def stamps_writes(port: int) -> bool:
-    """Whether the ingestor behind `port` exports the time of its last write."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
-        return LAST_WRITE.encode() in resp.read()
+def stamps_writes(port: int) -> bool | None:
+    """Whether the ingestor behind `port` exports the time of its last write (None: not up)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
+            return LAST_WRITE.encode() in resp.read()
+    except OSError:
+        return None
 
 
 def ingestors(
@@ -167,7 +170,13 @@ def ingestors(
             # py-spy), a cost the bare counter does not pay. Ingestors that stamp their last
             # write are polled every 0.5 s (the end is the stamp); older ones every 0.1 s
             # (their end is when this loop saw N stored, up to 0.1 s late).
-            poll = 0.5 if all(stamps_writes(port) for port in ports) else 0.1
+            poll = 0.0
+        if first and not poll:
+            # Decided once every ingestor answers: with several, one may still be starting
+            # when another receives the first message.
+            answers = [stamps_writes(port) for port in ports]
+            if None not in answers:
+                poll = 0.5 if all(answers) else 0.1
         if first and total("ifpulse_ingest_stored_total") >= n:
             polled = time.time() - first
             # The end: when the last write finished, by the ingestors' own stamp (an ingestor
@@ -186,7 +195,7 @@ def ingestors(
             if p.popen and p.popen.poll() is not None:
                 raise SystemExit(f"{p.name} exited:\n{p.tail()}")
         # Fast until the first message (the start is then up to 0.01 s late), then `poll`.
-        time.sleep(poll)
+        time.sleep(poll or 0.01)
     raise SystemExit(f"ingestors did not store {n} within 900 s")
 
 
