@@ -43,7 +43,7 @@ from stores.buckets import HOUR_MS, finish, floor_to, from_ms, host_total, step_
 from stores.sqlite_chunks import raw_rows
 from stores.sqlite_latest import read_latest
 from stores.sqlite_query import Accs, series_accs
-from stores.sqlite_rollup import DAY_MS, purge_raw, purge_rollup, rollup_hours
+from stores.sqlite_rollup import DAY_MS, compact_raw, purge_raw, purge_rollup, rollup_hours
 from stores.sqlite_rows import RAW_COLUMNS, from_row, meta_from_text
 from stores.sqlite_schema import migrate
 from stores.sqlite_url import SqliteOptions, parse_url
@@ -222,7 +222,7 @@ class SqliteStore:
         now_ms, keep = to_ms(now), self.options.retention
         jobs: list[Callable[[sqlite3.Connection], bool]] = [
             # chunk_min=0 keeps every sample a raw row: no chunks written, none made later.
-            lambda conn: self.options.chunk_min <= 0 or chunk_io.compact(conn, now_ms),
+            lambda conn: self.options.chunk_min <= 0 or compact_raw(conn, now_ms),
             lambda conn: purge_raw(conn, now_ms - keep.raw_ms, 600_000),
             lambda conn: purge_rollup(conn, "m1", now_ms - keep.m1_ms, DAY_MS),
             lambda conn: purge_rollup(conn, "m15", now_ms - keep.m1_ms, DAY_MS),

@@ -128,26 +128,23 @@ ingestor's allowed clock skew) still land as rows instead of unpacking a chunk a
 _COLUMNS = ", ".join(RAW_COLUMNS)
 
 
-def compact(conn: sqlite3.Connection, now: int) -> bool:
-    """Move the oldest settled slice of raw rows into chunks; True when none is left.
-
-    Live ingestion writes a row per sample; as rows age they become chunks, which take half
-    the space, are read ten times faster by sparklines, and are purged a chunk at a time.
-    """
+def settled_slice(conn: sqlite3.Connection, now: int) -> tuple[int, int] | None:
+    """The oldest slice of raw rows old enough to become chunks, if any."""
     oldest: int | None = conn.execute("SELECT min(ts) FROM raw").fetchone()[0]
     if oldest is None:
-        return True
+        return None
     lo = floor_to(oldest, SLICE_MS)
-    hi = lo + SLICE_MS
-    if hi > now - SETTLE_MS:
-        return True
+    return None if lo + SLICE_MS > now - SETTLE_MS else (lo, lo + SLICE_MS)
+
+
+def rows_to_chunks(conn: sqlite3.Connection, lo: int, hi: int) -> None:
+    """Move the raw rows of [lo, hi) into chunks (latest bodies must be kept first)."""
     rows = conn.execute(
         f"SELECT {_COLUMNS} FROM raw WHERE ts >= ? AND ts < ?",  # noqa: S608
         (lo, hi),
     ).fetchall()
     write_chunks(conn, sort_by_series(from_raw_rows(rows)))
     conn.execute("DELETE FROM raw WHERE ts >= ? AND ts < ?", (lo, hi))
-    return False
 
 
 def oldest_end(conn: sqlite3.Connection) -> int | None:

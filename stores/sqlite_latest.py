@@ -4,7 +4,8 @@ write_samples() stores latest.body = IN_RAW ('') when the newest sample went int
 live write path neither encodes nor stores a second copy of each sample. Reading rebuilds
 those samples from their raw rows. Before purge_raw() deletes rows, keep_bodies() writes the
 body of every latest row that still points into them (an interface gone quiet for longer than
-raw retention must keep its last sample). A newest sample stored in a chunk is found there.
+raw retention must keep its last sample), and compact_raw() before it moves rows into chunks.
+A newest sample written as part of a chunk is stored with its body from the start.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ def _sample(conn: sqlite3.Connection, row: Sequence[Any]) -> InterfaceSample | N
     if body:
         return InterfaceSample.model_validate_json(body)
     if raw[0] is None:
+        # Not in raw: in a chunk only if its body was not kept (which the store always does).
         found = row_at(conn, sid, ts)
         if found is None:
             # Cannot happen while purge_raw() keeps bodies first; one interface missing from

@@ -194,6 +194,21 @@ def _set_horizon(conn: sqlite3.Connection, table: str, value: int) -> None:
     )
 
 
+def compact_raw(conn: sqlite3.Connection, now: int) -> bool:
+    """Move the oldest settled slice of raw rows into chunks; True when none is left.
+
+    Live ingestion writes a row per sample; as rows age they become chunks, which take less
+    space, are read ten times faster by sparklines, and are purged a chunk at a time. The
+    latest rows pointing into the slice get their bodies first, so /servers never unpacks.
+    """
+    span = chunks.settled_slice(conn, now)
+    if span is None:
+        return True
+    keep_bodies(conn, span[1])
+    chunks.rows_to_chunks(conn, *span)
+    return False
+
+
 def purge_raw(conn: sqlite3.Connection, cutoff: int, chunk_ms: int) -> bool:
     """Delete raw rows and chunks older than cutoff, chunk_ms of time at once; True when done."""
     # Set first: a late sample older than the horizon must not recompute a minute from

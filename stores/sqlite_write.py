@@ -91,7 +91,7 @@ def write_samples(
         chunk_min,
     )
     rows = []
-    newest: dict[int, tuple[int, InterfaceSample]] = dense.newest if dense else {}
+    newest: dict[int, tuple[int, InterfaceSample]] = dict(dense.newest) if dense else {}
     groups: dict[tuple[int, int], list[tuple[Any, ...]]] = {}
     # A batch holds few distinct times (every interface of a host shares one), so cache them.
     times: dict[datetime, int] = {}
@@ -120,12 +120,14 @@ def write_samples(
     if dense:
         store_dense(conn, dense.cols)
     # A newest sample that went into raw is found there by (ts, sid): no body to encode and
-    # store (a quarter of the live write's CPU). One too old for raw keeps its own body.
+    # store (a quarter of the live write's CPU). One too old for raw keeps its own body, and
+    # so does one in a chunk (one per series and batch: cheap, and /servers never unpacks).
+    chunked = dense.newest.keys() if dense else set()
     execute_rows(
         conn,
         "INSERT INTO latest (sid, ts, body)",
         [
-            (sid, ms, IN_RAW if ms >= oldest else encode(s).decode())
+            (sid, ms, IN_RAW if ms >= oldest and sid not in chunked else encode(s).decode())
             for sid, (ms, s) in newest.items()
         ],
         "ON CONFLICT (sid) DO UPDATE SET ts = excluded.ts, body = excluded.body "

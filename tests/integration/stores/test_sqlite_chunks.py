@@ -61,6 +61,12 @@ def counts(db: Path) -> tuple[int, int]:
         )
 
 
+def bodiless(db: Path) -> int:
+    """latest rows that point at a raw row instead of holding the sample (body '')."""
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute("SELECT count(*) FROM latest WHERE body = ''").fetchone()[0])
+
+
 def run(ifaces: tuple[str, ...], first: int, n: int, every: int, rx: int) -> list[InterfaceSample]:
     """n samples per interface, `every` seconds apart, from `first` seconds."""
     return [s(first + k * every, i, rx=rx) for k in range(n) for i in ifaces]
@@ -108,17 +114,21 @@ def test_live_rows_become_chunks_and_late_samples_unpack_them() -> None:
             batch = [s(t, i) for i in IFACES]
             chunked.write_batch(batch)
             rows.write_batch(batch)
-        assert counts(db) == (720, 0)
+        quiet = [s(0, "lo0")]  # its newest sample moves into a chunk with the first slice
+        chunked.write_batch(quiet)
+        rows.write_batch(quiet)
+        assert counts(db) == (721, 0)
         for _ in range(10):
             chunked.maintain(at(2400))
+        assert bodiless(db) == len(IFACES)  # live newest samples are raw rows: by reference
         raw, made = counts(db)
-        assert (raw, made) == (3 * 60, 3 * 3)  # three 10-minute slices settled, the last not
+        assert (raw, made) == (3 * 60, 3 * 3 + 1)  # three 10-minute slices settled, and lo0
         assert answers(chunked, 2400) == answers(rows, 2400)
         # A late sample inside a settled slice, and a redelivered one: last write wins.
         late = [s(605, "eth0", rx=3), s(610, "wlan0", rx=9)]
         for store in (chunked, rows):
             store.write_batch(late)
-        assert counts(db)[1] == 3 * 3 - 2
+        assert counts(db)[1] == 3 * 3 + 1 - 2
         assert answers(chunked, 2400) == answers(rows, 2400)
 
 
@@ -129,6 +139,7 @@ def test_bulk_batch_is_chunked_then_purged_by_retention() -> None:
         for store in (chunked, rows):
             store.write_batch(bulk + quiet)
         assert counts(db) == (1, 3)
+        assert bodiless(db) == 1  # lo0, a raw row: the chunked ones keep their bodies
         assert answers(chunked, 4000) == answers(rows, 4000)
         for store in (chunked, rows):
             for _ in range(30):
