@@ -205,7 +205,7 @@ def compact_raw(conn: sqlite3.Connection, now: int) -> bool:
     if span is None:
         return True
     keep_bodies(conn, span[1])
-    chunks.rows_to_chunks(conn, *span)
+    chunks.rows_to_chunks(conn, *span, chunks.MOVE_ROWS)
     return False
 
 

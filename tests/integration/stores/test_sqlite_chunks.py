@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas import InterfaceSample
+from stores import sqlite_chunk_io
 from stores.sqlite import SqliteStore
 from tests.integration.stores.contract_data import HOST, at, s
 
@@ -107,7 +108,11 @@ def test_chunks_answer_as_raw_rows_do(steps: list[tuple[Any, ...]]) -> None:
         assert answers(chunked, last) == answers(rows, last)
 
 
-def test_live_rows_become_chunks_and_late_samples_unpack_them() -> None:
+@pytest.mark.parametrize("most", [50_000, 50], ids=["whole-slices", "a-few-series-at-once"])
+def test_live_rows_become_chunks_and_late_samples_unpack_them(
+    most: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_chunk_io, "MOVE_ROWS", most)
     with pair() as (chunked, rows, db):
         # Live shape: each batch one sample per interface, for 40 minutes.
         for t in range(0, 2400, 10):
@@ -118,7 +123,7 @@ def test_live_rows_become_chunks_and_late_samples_unpack_them() -> None:
         chunked.write_batch(quiet)
         rows.write_batch(quiet)
         assert counts(db) == (721, 0)
-        for _ in range(10):
+        for _ in range(30):
             chunked.maintain(at(2400))
         assert bodiless(db) == len(IFACES)  # live newest samples are raw rows: by reference
         raw, made = counts(db)
