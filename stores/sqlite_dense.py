@@ -8,20 +8,25 @@ time. The others, and every sample of a batch too small to bother, go the raw-ro
 from __future__ import annotations
 
 import sqlite3
-from array import array
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
-from typing import Any, cast
 
 import numpy as np
-import numpy.typing as npt
 
 from schemas import COUNTER_NAMES, RATE_NAMES, InterfaceSample
 from stores.buckets import to_ms
-from stores.sqlite_chunks import DELTA_NAMES, NULL, Cols, select, sort_by_series
+from stores.sqlite_chunks import (
+    DELTA_NAMES,
+    Cols,
+    floats,
+    ints,
+    select,
+    set_delta,
+    sort_by_series,
+)
 from stores.sqlite_rows import MetaKey
 
 _TOP_NAMES: tuple[str, ...] = (
@@ -130,13 +135,13 @@ def _block(
     # A tuple per sample, turned into columns: one lookup of the model's __dict__ per sample.
     values = list(zip(*[_TOP(s.__dict__) for s in samples], strict=True))
     cols: Cols = {
-        "sid": _ints("q", [series[k] for k in zip(values[0], values[1], strict=True)]),
-        "ts": _ints(
+        "sid": ints("q", [series[k] for k in zip(values[0], values[1], strict=True)]),
+        "ts": ints(
             "q", [times[t] if t in times else times.setdefault(t, to_ms(t)) for t in values[2]]
         ),
-        "seq": _ints("q", values[3]),
-        "interval_s": _floats(values[4]),
-        "meta": _ints(
+        "seq": ints("q", values[3]),
+        "interval_s": floats(values[4]),
+        "meta": ints(
             "q",
             [
                 metas[k] if k in metas else metas.setdefault(k, meta_id(k))
@@ -145,35 +150,10 @@ def _block(
         ),
     }
     for k, name in enumerate(RATE_NAMES, start=5):
-        cols[name] = _floats(values[k])
+        cols[name] = floats(values[k])
     for k, name in enumerate(COUNTER_NAMES, start=5 + len(RATE_NAMES)):
-        cols[name] = _ints("Q", values[k])
+        cols[name] = ints("Q", values[k])
     deltas = zip(*[_DELTAS(d.__dict__) for d in values[_DELTA_AT]], strict=True)
     for name, column in zip(DELTA_NAMES, deltas, strict=True):
-        _delta_column(cols, name, column)
+        set_delta(cols, name, column)
     return cols
-
-
-# Python numbers to numpy through the array module: about a third cheaper per value than
-# np.array() over the same tuple (sequence discovery and per-item dtype checks).
-def _ints(code: str, values: Sequence[int]) -> npt.NDArray[Any]:
-    return np.frombuffer(array(code, values), np.int64 if code == "q" else np.uint64)
-
-
-def _floats(values: Sequence[float | None]) -> npt.NDArray[np.float64]:
-    if None in values:
-        return np.array(values, np.float64)  # None -> NaN, the chunks' null
-    return np.frombuffer(array("d", cast(Sequence[float], values)), np.float64)
-
-
-def _delta_column(cols: Cols, name: str, column: Sequence[Any]) -> None:
-    size = len(column)
-    if None not in column:
-        cols[name] = _ints("Q", column)
-        cols[NULL + name] = np.zeros(size, bool)
-    elif column.count(None) == size:  # a counter the publisher does not track
-        cols[name] = np.zeros(size, np.uint64)
-        cols[NULL + name] = np.ones(size, bool)
-    else:
-        cols[name] = _ints("Q", [0 if v is None else v for v in column])
-        cols[NULL + name] = np.array([v is None for v in column], bool)
