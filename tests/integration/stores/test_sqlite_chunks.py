@@ -152,3 +152,21 @@ def test_bulk_batch_is_chunked_then_purged_by_retention() -> None:
         assert counts(db) == (0, 0)
         assert answers(chunked, 4000) == answers(rows, 4000)
         assert [x.iface for x in chunked.latest(HOST)] == ["eth0", "lo0", "wg0", "wlan0"]
+
+
+def test_counters_past_signed_64_bits_survive_chunks_explode_and_compaction() -> None:
+    big = 2**64 - 1
+    with pair() as (chunked, rows, db):
+        batch = [s(t, rx_bytes=big - t, delta={"rx_bytes": 2**63 + t}) for t in range(0, 300, 10)]
+        for store in (chunked, rows):
+            store.write_batch(batch)
+        assert counts(db) == (0, 1)
+        for store in (chunked, rows):
+            store.write_batch(batch[5:7])  # redelivered: the chunk turns into raw rows
+        assert counts(db) == (30, 0)
+        for store in (chunked, rows):
+            for _ in range(10):
+                store.maintain(at(3600))  # and back into a chunk, settled
+        assert counts(db) == (0, 1)
+        assert answers(chunked, 300) == answers(rows, 300)
+        assert [x.rx_bytes for x in chunked.samples(HOST, "eth0", at(0), at(20))] == [big, big - 10]
