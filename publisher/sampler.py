@@ -12,8 +12,9 @@ from typing import NamedTuple, TypeVar, cast
 
 from pydantic import TypeAdapter, ValidationError
 
-from publisher.collect import InterfaceReading, NetDevCounters
+from publisher.collect import InterfaceReading
 from publisher.counters import compute_deltas
+from publisher.netdev import NetDevCounters
 from schemas import COUNTER_NAMES, RATE_NAMES, Deltas, InterfaceSample, OperState
 from schemas.messages import Timestamp
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from publisher.collect import InterfaceReading, NetDevCounters
+from publisher.collect import InterfaceReading
+from publisher.netdev import NetDevCounters
 from schemas import InterfaceKind, OperState
 
 

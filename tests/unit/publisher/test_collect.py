@@ -7,14 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from publisher.collect import (
-    Collector,
-    InterfaceFilter,
-    get_network_interfaces,
-    link_is_up,
-    parse_net_dev,
-    read_boot_id,
-)
+from publisher.collect import Collector, InterfaceFilter, get_network_interfaces, read_boot_id
+from publisher.links import link_is_up
+from publisher.netdev import parse_net_dev
 from schemas import InterfaceKind, OperState
 from tests.fixtures.proc_trees import (
     BOOT_ID,

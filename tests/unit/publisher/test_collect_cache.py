@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from publisher.collect import ParsedLines, parse_net_dev
+from publisher.netdev import ParsedLines, parse_net_dev
 from tests.fixtures.proc_trees import NET_DEV_HEADER
 
 NUMBER = st.sampled_from(["0", "1", "1500", "4294967295", "18446744073709551615", "-1", "x"])

@@ -9,7 +9,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import publisher.sampler as sampler_module
-from publisher.collect import NetDevCounters
+from publisher.netdev import NetDevCounters
 from publisher.payloads import SampleEncoder
 from publisher.sampler import Sampler
 from schemas import InterfaceKind, InterfaceSample, OperState, encode

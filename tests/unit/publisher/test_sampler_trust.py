@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from publisher.collect import InterfaceReading, NetDevCounters
+from publisher.collect import InterfaceReading
+from publisher.netdev import NetDevCounters
 from publisher.sampler import Sampler
 from schemas import InterfaceKind, InterfaceSample, OperState, encode
 from tests.unit.publisher.readings import eth0
