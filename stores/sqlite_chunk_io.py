@@ -89,26 +89,24 @@ def row_at(conn: sqlite3.Connection, sid: int, ts: int) -> tuple[Any, ...] | Non
 
 
 def explode(conn: sqlite3.Connection, ranges: dict[int, tuple[int, int]]) -> int:
-    """Turn the chunks reaching into the minutes of {sid: (first ts, last ts)} into raw rows.
+    """Turn the chunks of {sid: (first ts, last ts)} that reach into that range into raw rows.
 
-    Called before raw rows of those series are written: afterwards the samples those rows
-    might repeat, and every sample of the minutes they touch, are raw rows. Returns how many
-    chunks went.
+    Called before raw rows of a range are written (a chunk sample they repeat must be a raw
+    row for the write to find it), and before minutes are recomputed from raw rows (with
+    ranges widened to those minutes). Returns how many chunks went.
     """
     if not ranges:
         return 0
-    wide = {sid: (floor_to(a, MINUTE_MS), floor_to(b, MINUTE_MS) + MINUTE_MS - 1)
-            for sid, (a, b) in ranges.items()}  # fmt: skip
-    lo, hi = min(a for a, _ in wide.values()), max(b for _, b in wide.values())
+    lo, hi = min(a for a, _ in ranges.values()), max(b for _, b in ranges.values())
     hits = [
         (cid, sid, t0, data)
         for cid, sid, t0, t1, data in conn.execute(
-            # Live writes ask about the last minutes, where no chunk reaches: an empty range.
+            # Live writes ask about the last seconds, where no chunk reaches: an empty range.
             "SELECT id, sid, t0, t1, data FROM chunk INDEXED BY chunk_t1 "
             "WHERE t1 >= ? AND t1 <= ? AND t0 <= ?",
             (lo, hi + HOUR_MS, hi),
         )
-        if sid in wide and t1 >= wide[sid][0] and t0 <= wide[sid][1]
+        if sid in ranges and t1 >= ranges[sid][0] and t0 <= ranges[sid][1]
     ]
     if not hits:
         return 0
@@ -132,6 +130,14 @@ _COLUMNS = ", ".join(RAW_COLUMNS)
 MOVE_ROWS = 20_000
 """Raw rows moved into chunks in one transaction at most (0.2-0.25 s here): a big fleet's
 ten minutes are moved a group of series at a time, so the ingestor never waits long."""
+
+
+def minutes(ranges: dict[int, tuple[int, int]]) -> dict[int, tuple[int, int]]:
+    """Ranges widened to whole minutes."""
+    return {
+        sid: (floor_to(a, MINUTE_MS), floor_to(b, MINUTE_MS) + MINUTE_MS - 1)
+        for sid, (a, b) in ranges.items()
+    }
 
 
 def settled_slice(conn: sqlite3.Connection, now: int) -> tuple[int, int] | None:

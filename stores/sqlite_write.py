@@ -9,8 +9,9 @@ from operator import itemgetter
 from typing import Any
 
 from schemas import AlertState, Cleared, HostStatus, InterfaceSample, encode
+from stores import sqlite_chunk_io as chunks
 from stores.buckets import MINUTE_MS, to_ms
-from stores.sqlite_chunk_io import explode, write_chunks
+from stores.sqlite_chunk_io import write_chunks
 from stores.sqlite_chunks import Cols, aggregate
 from stores.sqlite_dense import split
 from stores.sqlite_latest import IN_RAW
@@ -115,7 +116,6 @@ def write_samples(
         else:
             group.append(row)
     if rows:
-        explode(conn, _ranges(groups))
         store_raw(conn, rows, groups)
     if dense:
         store_dense(conn, dense.cols)
@@ -147,11 +147,12 @@ def write_samples(
 
 
 def _ranges(groups: dict[tuple[int, int], list[tuple[Any, ...]]]) -> dict[int, tuple[int, int]]:
-    """{sid: (first minute, last minute)} of grouped raw rows."""
+    """{sid: (first ts, last ts)} of grouped raw rows."""
     out: dict[int, tuple[int, int]] = {}
-    for sid, minute in groups:
-        lo, hi = out.get(sid, (minute, minute))
-        out[sid] = (min(lo, minute), max(hi, minute))
+    for (sid, _minute), rows in groups.items():
+        first, last = min(r[0] for r in rows), max(r[0] for r in rows)
+        lo, hi = out.get(sid, (first, last))
+        out[sid] = (min(lo, first), max(hi, last))
     return out
 
 
@@ -174,6 +175,10 @@ def store_raw(
     Any row already stored (redelivery, overlap, a duplicate inside the batch) makes the
     batch overwrite raw (last write wins) and recompute its minutes from raw: never twice.
     """
+    # A sample these rows repeat must be a raw row for the insert to find it; a row merely
+    # between two of a chunk's samples may stay beside it (a sample is still in one place).
+    ranges = _ranges(groups)
+    chunks.explode(conn, ranges)
     before = conn.total_changes
     try:
         execute_rows(conn, INSERT_RAW, rows)
@@ -189,6 +194,8 @@ def store_raw(
             execute_rows(conn, REPLACE_RAW, rows)
         except OverflowError:
             execute_rows(conn, REPLACE_RAW, [encode_row(r) for r in rows])
+        # Every sample of the minutes recomputed from raw rows must be one.
+        chunks.explode(conn, chunks.minutes(ranges))
         recompute_minutes(conn, groups)
     mark_hours(conn, groups)
 

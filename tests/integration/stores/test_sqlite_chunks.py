@@ -170,3 +170,20 @@ def test_counters_past_signed_64_bits_survive_chunks_explode_and_compaction() ->
         assert counts(db) == (0, 1)
         assert answers(chunked, 300) == answers(rows, 300)
         assert [x.rx_bytes for x in chunked.samples(HOST, "eth0", at(0), at(20))] == [big, big - 10]
+
+
+def test_live_rows_after_a_drained_backlog_leave_its_chunks_alone() -> None:
+    with pair() as (chunked, rows, db):
+        backlog = run(IFACES, 0, 30, 10, 1000)  # a spool drained up to now, one batch
+        live = [s(298, i) for i in IFACES]  # the next cycle, in the minute the backlog ends
+        for store in (chunked, rows):
+            store.write_batch(backlog)
+            store.write_batch(live)
+        assert counts(db) == (3, 3)  # nothing unpacked
+        assert answers(chunked, 300) == answers(rows, 300)
+        late = [s(95, "eth0", rx=5)]  # inside eth0's chunk: that one is unpacked
+        for store in (chunked, rows):
+            store.write_batch(late)
+            store.write_batch(late)  # and redelivered
+        assert counts(db) == (3 + 30 + 1, 2)
+        assert answers(chunked, 300) == answers(rows, 300)
