@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
@@ -35,6 +35,7 @@ _TOP_NAMES: tuple[str, ...] = (
 )  # fmt: skip
 """What _columns reads of a sample's __dict__; the tail is a stores.sqlite_rows.MetaKey."""
 _TOP = itemgetter(*_TOP_NAMES)
+_KEY = itemgetter("host", "iface")
 _DELTA_AT = _TOP_NAMES.index("delta")
 _DELTAS = itemgetter(*COUNTER_NAMES)
 
@@ -47,40 +48,65 @@ class Dense:
     newest: dict[int, tuple[int, InterfaceSample]]
 
 
+BULK = 2048
+"""From this many samples in a batch, every sample is read into columns in one pass, its keys
+included: a separate first pass over a big batch cost as much again in cache misses. Smaller
+batches (live ingestion) take their keys first and columns only of the series that qualify."""
+
+Ensure = Callable[[Iterable[tuple[str, str]]], None]
+"""Creates the series ids of (host, iface) keys that have none yet."""
+
+
 def split(
     conn: sqlite3.Connection,
     samples: Sequence[InterfaceSample],
-    keys: Sequence[tuple[str, str]],
     series: dict[tuple[str, str], int],
+    ensure: Ensure,
     meta_id: Callable[[MetaKey], int],
     oldest: int,
     chunk_min: int,
 ) -> tuple[Dense | None, Sequence[InterfaceSample]]:
-    """(the samples to chunk, the rest): `keys` are the samples' (host, iface), all of which
-    `series` knows."""
-    if chunk_min <= 0 or len(samples) < chunk_min:
-        return None, samples
-    counts = Counter(keys)
-    wanted = {key for key, n in counts.items() if n >= chunk_min}
-    if not wanted:
-        return None, samples
-    picked = samples
-    if len(wanted) < len(counts):
-        picked = [s for s, key in zip(samples, keys, strict=True) if key in wanted]
-    cols = sort_by_series(_columns(picked, series, meta_id))
+    """(the samples to chunk, the rest); afterwards `series` knows every (host, iface)."""
+    if chunk_min <= 0 or len(samples) < BULK:
+        keys = [_KEY(s.__dict__) for s in samples]
+        ensure(keys)
+        counts = Counter(keys)
+        wanted = {key for key, n in counts.items() if n >= chunk_min > 0}
+        if not wanted or len(samples) < chunk_min:
+            return None, samples
+        index: Sequence[int] = range(len(samples))
+        if len(wanted) < len(counts):
+            index = [i for i, key in enumerate(keys) if key in wanted]
+        cols = _columns([samples[i] for i in index], series, ensure, meta_id)
+        cols["idx"] = np.asarray(index, np.intp)[cols["idx"]]
+    else:
+        cols = _columns(samples, series, ensure, meta_id)
+        sids, counts_ = np.unique(cols["sid"], return_counts=True)
+        if not (counts_ >= chunk_min).any():
+            return None, samples
+        if not (counts_ >= chunk_min).all():
+            cols = select(cols, np.isin(cols["sid"], sids[counts_ >= chunk_min]))
+    return _settle(conn, samples, sort_by_series(cols), oldest)
+
+
+def _settle(
+    conn: sqlite3.Connection, samples: Sequence[InterfaceSample], cols: Cols, oldest: int
+) -> tuple[Dense | None, Sequence[InterfaceSample]]:
+    """Columns of candidate series sorted by (sid, ts): drop the refused, split off the rest."""
     bad = _refused(conn, cols, oldest)
-    rest: Sequence[InterfaceSample] = []
-    if len(wanted) < len(counts) or bad:
-        sids = {series[key] for key in wanted} - bad
-        rest = [s for s, key in zip(samples, keys, strict=True) if series[key] not in sids]
     if bad:
         cols = select(cols, ~np.isin(cols["sid"], list(bad)))
     if not len(cols["ts"]):
         return None, samples
     sid, ts, idx = cols["sid"], cols["ts"], cols.pop("idx")
+    rest: Sequence[InterfaceSample] = []
+    if len(idx) < len(samples):
+        chunked = np.zeros(len(samples), bool)
+        chunked[idx] = True
+        rest = [s for s, c in zip(samples, chunked.tolist(), strict=True) if not c]
     last = np.append(np.flatnonzero(sid[1:] != sid[:-1]), len(sid) - 1)
     newest = {
-        s: (t, picked[i])
+        s: (t, samples[i])
         for s, t, i in zip(sid[last].tolist(), ts[last].tolist(), idx[last].tolist(), strict=True)
     }
     return Dense(cols, newest), rest
@@ -111,13 +137,14 @@ cache (one pass per field over a whole batch missed the cache on nearly every mo
 def _columns(
     samples: Sequence[InterfaceSample],
     series: dict[tuple[str, str], int],
+    ensure: Ensure,
     meta_id: Callable[[MetaKey], int],
 ) -> Cols:
     """Columns of the samples in batch order, plus "idx" (each one's index in `samples`)."""
     times: dict[datetime, int] = {}
     metas: dict[MetaKey, int] = {}
     blocks = [
-        _block(samples[i : i + _BLOCK], series, times, metas, meta_id)
+        _block(samples[i : i + _BLOCK], series, ensure, times, metas, meta_id)
         for i in range(0, len(samples), _BLOCK)
     ]
     cols = {name: np.concatenate([b[name] for b in blocks]) for name in blocks[0]}
@@ -128,14 +155,18 @@ def _columns(
 def _block(
     samples: Sequence[InterfaceSample],
     series: dict[tuple[str, str], int],
+    ensure: Ensure,
     times: dict[datetime, int],
     metas: dict[MetaKey, int],
     meta_id: Callable[[MetaKey], int],
 ) -> Cols:
     # A tuple per sample, turned into columns: one lookup of the model's __dict__ per sample.
     values = list(zip(*[_TOP(s.__dict__) for s in samples], strict=True))
+    keys = list(zip(values[0], values[1], strict=True))
+    if not series.keys() >= set(keys):
+        ensure(keys)
     cols: Cols = {
-        "sid": ints("q", [series[k] for k in zip(values[0], values[1], strict=True)]),
+        "sid": ints("q", [series[k] for k in keys]),
         "ts": ints(
             "q", [times[t] if t in times else times.setdefault(t, to_ms(t)) for t in values[2]]
         ),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from operator import itemgetter
 from typing import Any
 
 from schemas import AlertState, Cleared, HostStatus, InterfaceSample, encode
@@ -28,7 +27,6 @@ from stores.sqlite_rows import (
 )
 
 _NONE = (-(2**63), None)
-_KEY = itemgetter("host", "iface")
 
 
 class IdCache:
@@ -78,15 +76,13 @@ def write_samples(
     with `chunk_min` or more new samples in the batch are stored as chunks
     (stores/sqlite_dense.py); 0 never chunks.
     """
-    keys = [_KEY(s.__dict__) for s in samples]
-    ids.sids(conn, keys)
     oldest = max(horizon(conn, "raw") or 0, 0)
     series, meta = ids.series, ids.meta
     dense, samples = split(
         conn,
         samples,
-        keys,
         series,
+        lambda keys: ids.sids(conn, keys),
         lambda key: meta.get(key) or ids.meta_id(conn, key),
         oldest,
         chunk_min,

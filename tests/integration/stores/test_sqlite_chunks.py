@@ -10,13 +10,14 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas import InterfaceSample
-from stores import sqlite_chunk_io
+from stores import sqlite_chunk_io, sqlite_dense
 from stores.sqlite import SqliteStore
 from tests.integration.stores.contract_data import HOST, at, s
 
@@ -91,9 +92,10 @@ ops = st.lists(
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(ops)
-def test_chunks_answer_as_raw_rows_do(steps: list[tuple[Any, ...]]) -> None:
-    with pair() as (chunked, rows, _db):
+@given(ops, st.sampled_from([1, sqlite_dense.BULK]))
+def test_chunks_answer_as_raw_rows_do(steps: list[tuple[Any, ...]], bulk: int) -> None:
+    # bulk=1: every batch takes the path of big ones (every sample into columns first).
+    with pair() as (chunked, rows, _db), patch.object(sqlite_dense, "BULK", bulk):
         last = 0.0
         for step in steps:
             if step[0] == "write":

@@ -65,7 +65,7 @@ def samples(draw: st.DrawFn) -> list[InterfaceSample]:
 
 def columns(batch: list[InterfaceSample]) -> tuple[dict[str, Any], dict[tuple[str, str], int]]:
     series = {key: k + 1 for k, key in enumerate(sorted({(s.host, s.iface) for s in batch}))}
-    cols = _columns(batch, series, lambda key: 7)
+    cols = _columns(batch, series, lambda keys: None, lambda key: 7)
     cols.pop("idx")
     return sort_by_series(cols), series
 
