@@ -173,8 +173,12 @@ def store_raw(
     """
     # A sample these rows repeat must be a raw row for the insert to find it; a row merely
     # between two of a chunk's samples may stay beside it (a sample is still in one place).
-    ranges = _ranges(groups)
-    chunks.explode(conn, ranges)
+    # One index lookup first: live batches are newer than every chunk.
+    minutes = [minute for _sid, minute in groups]
+    near = chunks.any_in(conn, min(minutes), max(minutes) + MINUTE_MS)
+    ranges = _ranges(groups) if near else {}
+    if near:
+        chunks.explode(conn, ranges)
     before = conn.total_changes
     try:
         execute_rows(conn, INSERT_RAW, rows)
@@ -190,8 +194,8 @@ def store_raw(
             execute_rows(conn, REPLACE_RAW, rows)
         except OverflowError:
             execute_rows(conn, REPLACE_RAW, [encode_row(r) for r in rows])
-        # Every sample of the minutes recomputed from raw rows must be one.
-        chunks.explode(conn, chunks.minutes(ranges))
+        if near:  # every sample of the minutes recomputed from raw rows must be one
+            chunks.explode(conn, chunks.minutes(ranges))
         recompute_minutes(conn, groups)
     mark_hours(conn, groups)
 
