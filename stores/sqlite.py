@@ -44,7 +44,7 @@ from stores.sqlite_chunks import raw_rows
 from stores.sqlite_latest import read_latest
 from stores.sqlite_query import Accs, series_accs
 from stores.sqlite_rollup import DAY_MS, compact_raw, purge_raw, purge_rollup, rollup_hours
-from stores.sqlite_rows import RAW_COLUMNS, from_row, meta_from_text
+from stores.sqlite_rows import RAW_LIST, from_row, meta_from_text
 from stores.sqlite_schema import migrate
 from stores.sqlite_url import SqliteOptions, parse_url
 from stores.sqlite_write import IdCache, write_alerts, write_samples, write_statuses
@@ -288,9 +288,6 @@ def _marks(items: dict[int, tuple[str, str]]) -> str:
     return ",".join("?" * len(items))
 
 
-_COLUMNS = ", ".join(RAW_COLUMNS)
-
-
 def _fetched(cursor: sqlite3.Cursor) -> Iterator[list[Any]]:
     while rows := cursor.fetchmany(1000):
         yield rows
@@ -342,7 +339,7 @@ def _stream(
             # Filter series in SQL when asked (cheaper than in Python); the (ts, sid) key
             # already yields time order, so there is no sort before the first row.
             only = "" if host_id is None and iface is None else f"AND sid IN ({_marks(names)})"
-            query = f"SELECT {_COLUMNS} FROM raw WHERE ts >= ? AND ts < ? {only} ORDER BY ts, sid"  # noqa: S608
+            query = f"SELECT {RAW_LIST} FROM raw WHERE ts >= ? AND ts < ? {only} ORDER BY ts, sid"  # noqa: S608
             if chunk_io.any_in(conn, lo, hi):
                 parts = _hours_merged(conn, query, list(names), bool(only), lo, hi)
             else:

@@ -2,18 +2,16 @@
 
 A sample lives in exactly one place, a raw row or a chunk. Chunks are written for samples
 newer than everything stored for their series (so a chunk never overlaps stored data), and
-from raw rows that have settled (moved, not copied); a raw write whose minutes reach into a
-chunk first turns that chunk back into raw rows (explode), so redelivery, duplicates and
-minute recomputes keep working on raw rows alone.
+from raw rows that have settled (moved, not copied). A raw write whose samples fall in a
+chunk's time range first turns that chunk back into raw rows (explode), and so does the
+recompute of a minute a chunk shares, so redelivery, duplicates and minute recomputes keep
+working on raw rows alone.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
-
-import numpy as np
 
 from stores.buckets import HOUR_MS, MINUTE_MS, floor_to
 from stores.sqlite_chunks import (
@@ -27,7 +25,7 @@ from stores.sqlite_chunks import (
     unpack,
 )
 from stores.sqlite_many import execute_rows
-from stores.sqlite_rows import INSERT_RAW, RAW_COLUMNS, encode_row
+from stores.sqlite_rows import INSERT_RAW, RAW_LIST, encode_row
 
 _INSERT = "INSERT INTO chunk (sid, t0, t1, n, data)"
 
@@ -75,19 +73,6 @@ def next_time(conn: sqlite3.Connection, at: int) -> int | None:
     return found
 
 
-def row_at(conn: sqlite3.Connection, sid: int, ts: int) -> tuple[Any, ...] | None:
-    """The raw row (RAW_COLUMNS order) of the chunked sample of a series at `ts`, if any."""
-    found = conn.execute(
-        "SELECT sid, t0, data FROM chunk WHERE sid = ? AND t0 > ? AND t0 <= ? AND t1 >= ?",
-        (sid, ts - HOUR_MS, ts, ts),
-    ).fetchall()
-    if not found:
-        return None
-    cols = unpack(found)
-    hit = np.flatnonzero(cols["ts"] == ts)
-    return raw_rows(select(cols, hit[-1:]))[0] if len(hit) else None
-
-
 def explode(conn: sqlite3.Connection, ranges: dict[int, tuple[int, int]]) -> int:
     """Turn the chunks of {sid: (first ts, last ts)} that reach into that range into raw rows.
 
@@ -124,7 +109,6 @@ SLICE_MS = 10 * MINUTE_MS
 SETTLE_MS = 5 * MINUTE_MS
 """How long a slice stays raw rows after it ends: samples that come late (a slow link, the
 ingestor's allowed clock skew) still land as rows instead of unpacking a chunk again."""
-_COLUMNS = ", ".join(RAW_COLUMNS)
 
 
 MOVE_ROWS = 20_000
@@ -149,7 +133,7 @@ def settled_slice(conn: sqlite3.Connection, now: int) -> tuple[int, int] | None:
     return None if lo + SLICE_MS > now - SETTLE_MS else (lo, lo + SLICE_MS)
 
 
-def rows_to_chunks(conn: sqlite3.Connection, lo: int, hi: int, most: int = MOVE_ROWS) -> None:
+def rows_to_chunks(conn: sqlite3.Connection, lo: int, hi: int, most: int) -> None:
     """Move raw rows of [lo, hi) into chunks: all of them, or the first series holding about
     `most` rows (latest bodies must be kept first)."""
     where = "ts >= ? AND ts < ?"
@@ -167,7 +151,7 @@ def rows_to_chunks(conn: sqlite3.Connection, lo: int, hi: int, most: int = MOVE_
     if upto is not None and upto != per_sid[-1][0]:
         where += " AND sid <= ?"
         args = (lo, hi, upto)
-    rows = conn.execute(f"SELECT {_COLUMNS} FROM raw WHERE {where}", args).fetchall()  # noqa: S608
+    rows = conn.execute(f"SELECT {RAW_LIST} FROM raw WHERE {where}", args).fetchall()  # noqa: S608
     write_chunks(conn, sort_by_series(from_raw_rows(rows)))
     conn.execute(f"DELETE FROM raw WHERE {where}", args)  # noqa: S608
 

@@ -139,7 +139,7 @@ def unpack(chunks: Sequence[tuple[int, int, bytes]]) -> Cols:
         dtype = _dtype(head[1:])
         body = b"".join(chunks[k][2][len(head) :] for k in members)
         lengths = [(len(chunks[k][2]) - len(head)) // dtype.itemsize for k in members]
-        part = _columns(np.frombuffer(body, dtype=dtype))
+        part = _decoded(np.frombuffer(body, dtype=dtype))
         part["sid"] = np.repeat(np.array([chunks[k][0] for k in members], np.int64), lengths)
         t0 = np.array([chunks[k][1] for k in members], np.int64)
         part["ts"] = part["ts"] + np.repeat(t0, lengths)
@@ -151,7 +151,7 @@ def unpack(chunks: Sequence[tuple[int, int, bytes]]) -> Cols:
     return {name: np.concatenate([p[1][name] for p in parts])[order] for name in parts[0][1]}
 
 
-def _columns(records: npt.NDArray[Any]) -> Cols:
+def _decoded(records: npt.NDArray[Any]) -> Cols:
     names = records.dtype.names or ()
     out: Cols = {}
     for name in _INTS:

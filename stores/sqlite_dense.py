@@ -70,9 +70,11 @@ def split(
     if chunk_min <= 0 or len(samples) < BULK:
         keys = [_KEY(s.__dict__) for s in samples]
         ensure(keys)
+        if chunk_min <= 0 or len(samples) < chunk_min:
+            return None, samples
         counts = Counter(keys)
-        wanted = {key for key, n in counts.items() if n >= chunk_min > 0}
-        if not wanted or len(samples) < chunk_min:
+        wanted = {key for key, n in counts.items() if n >= chunk_min}
+        if not wanted:
             return None, samples
         index: Sequence[int] = range(len(samples))
         if len(wanted) < len(counts):

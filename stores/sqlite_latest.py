@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from schemas import InterfaceSample, encode
-from stores.sqlite_chunk_io import row_at
 from stores.sqlite_rows import RAW_COLUMNS, from_row, meta_from_text
 
 log = logging.getLogger(__name__)
@@ -24,10 +23,9 @@ log = logging.getLogger(__name__)
 IN_RAW = ""
 """latest.body of a sample stored in raw at (latest.ts, sid): rebuilt from that row."""
 
-_META = RAW_COLUMNS.index("meta")
 _RAW = ", ".join(f"r.{c}" for c in RAW_COLUMNS)
 _JOINED = (
-    f"SELECT s.host, s.iface, l.body, l.sid, l.ts, m.key, {_RAW} FROM latest l "  # noqa: S608
+    f"SELECT s.host, s.iface, l.body, m.key, {_RAW} FROM latest l "  # noqa: S608
     "JOIN series s ON s.id = l.sid "
     f"LEFT JOIN raw r ON l.body = '{IN_RAW}' AND r.ts = l.ts AND r.sid = l.sid "
     "LEFT JOIN meta m ON m.id = r.meta"
@@ -37,7 +35,7 @@ _JOINED = (
 def read_latest(conn: sqlite3.Connection, host: str) -> list[InterfaceSample]:
     """The newest sample of each interface of a host, ordered by interface name."""
     rows = conn.execute(f"{_JOINED} WHERE s.host = ? ORDER BY s.iface", (host,)).fetchall()
-    return [sample for row in rows if (sample := _sample(conn, row)) is not None]
+    return [sample for row in rows if (sample := _sample(row)) is not None]
 
 
 def keep_bodies(conn: sqlite3.Connection, before: int) -> None:
@@ -46,25 +44,20 @@ def keep_bodies(conn: sqlite3.Connection, before: int) -> None:
     conn.executemany(
         "UPDATE latest SET body = ? WHERE ts = ? AND sid = ?",
         [
-            (encode(sample).decode(), row[4], row[3])
+            (encode(sample).decode(), row[4], row[5])
             for row in rows
-            if (sample := _sample(conn, row)) is not None
+            if (sample := _sample(row)) is not None
         ],
     )
 
 
-def _sample(conn: sqlite3.Connection, row: Sequence[Any]) -> InterfaceSample | None:
-    host, iface, body, sid, ts, meta, *raw = row
+def _sample(row: Sequence[Any]) -> InterfaceSample | None:
+    host, iface, body, meta, *raw = row
     if body:
         return InterfaceSample.model_validate_json(body)
     if raw[0] is None:
-        # Not in raw: in a chunk only if its body was not kept (which the store always does).
-        found = row_at(conn, sid, ts)
-        if found is None:
-            # Cannot happen while purge_raw() keeps bodies first; one interface missing from
-            # an answer is better than no answer for the whole host.
-            log.warning("latest sample of %s/%s is neither stored nor in raw", host, iface)
-            return None
-        raw = list(found)
-        meta = conn.execute("SELECT key FROM meta WHERE id = ?", (raw[_META],)).fetchone()[0]
+        # Cannot happen while purge_raw() and compact_raw() keep bodies first; one interface
+        # missing from an answer is better than no answer for the whole host.
+        log.warning("latest sample of %s/%s is neither stored nor in raw", host, iface)
+        return None
     return from_row(host, iface, meta_from_text(meta), raw)

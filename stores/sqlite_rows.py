@@ -34,6 +34,8 @@ RAW_COLUMNS: tuple[str, ...] = (
     *COUNTER_NAMES,
 )
 """The raw table's columns in storage order: what rollups read first."""
+RAW_LIST = ", ".join(RAW_COLUMNS)
+"""RAW_COLUMNS as an SQL column list."""
 # Field values live in the models' __dict__ (pydantic v2 keeps every field there, defaults
 # included): item lookups there cost about a third of attribute lookups on the model.
 _item_hot = itemgetter(*_HOT)
@@ -42,7 +44,7 @@ _item_byte_rates = itemgetter("rx_bytes_per_sec", "tx_bytes_per_sec")
 _item_tail = itemgetter("rx_packets_per_sec", "tx_packets_per_sec", "seq", "interval_s")
 _item_counters = itemgetter(*COUNTER_NAMES)
 _item_meta = itemgetter("boot_id", "is_up", "oper_state", "speed_mbps", "mtu", "mac", "kind")
-_INTO = f"INTO raw ({', '.join(RAW_COLUMNS)})"
+_INTO = f"INTO raw ({RAW_LIST})"
 INSERT_RAW = f"INSERT OR IGNORE {_INTO}"
 """Insert new rows only (VALUES follow): the caller counts changes to learn whether any
 row existed."""
