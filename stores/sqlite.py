@@ -40,6 +40,7 @@ from stores.base import (
     StoreUnavailable,
 )
 from stores.buckets import HOUR_MS, finish, floor_to, from_ms, host_total, step_ms, to_ms
+from stores.gc_pause import gc_paused
 from stores.sqlite_chunks import raw_rows
 from stores.sqlite_latest import read_latest
 from stores.sqlite_query import Accs, series_accs
@@ -112,7 +113,9 @@ class SqliteStore:
         return cls(parse_url(url))
 
     def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        with self._lock, translate():
+        # Writes run with the collector paused (see stores.gc_pause): one collection after a
+        # bulk batch instead of dozens that walk its models.
+        with self._lock, gc_paused(), translate():
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
