@@ -212,24 +212,32 @@ def ints(code: str, values: Sequence[int]) -> npt.NDArray[Any]:
 
 def floats(values: Sequence[float | None]) -> npt.NDArray[np.float64]:
     """A float64 array of Python floats, NaN for None (the chunks' null)."""
-    if None in values:
+    # Trying first: `None in values` compares every float with None, a quarter of the cost.
+    try:
+        return np.frombuffer(array("d", cast(Sequence[float], values)), np.float64)
+    except TypeError:
+        if None not in values:
+            raise
         return np.array(values, np.float64)
-    return np.frombuffer(array("d", cast(Sequence[float], values)), np.float64)
 
 
 def set_delta(cols: Cols, name: str, column: Sequence[Any], stored: bool = False) -> None:
     """Put a delta column and its null mask into `cols` (`stored`: two's complement ints)."""
     size = len(column)
-    if None not in column:
-        values = column
+    code = "q" if stored else "Q"
+    try:  # no None, the common case: one conversion instead of a scan for None first
+        cols[name] = ints(code, column)
         cols[NULL + name] = np.zeros(size, bool)
-    elif column.count(None) == size:  # a counter the publisher does not track
-        values = [0] * size
-        cols[NULL + name] = np.ones(size, bool)
-    else:
-        values = [0 if v is None else v for v in column]
-        cols[NULL + name] = np.array([v is None for v in column], bool)
-    cols[name] = ints("q", values).view(np.uint64) if stored else ints("Q", values)
+    except TypeError:
+        if column.count(None) == size:  # a counter the publisher does not track
+            values = [0] * size
+            cols[NULL + name] = np.ones(size, bool)
+        else:
+            values = [0 if v is None else v for v in column]
+            cols[NULL + name] = np.array([v is None for v in column], bool)
+        cols[name] = ints(code, values)
+    if stored:
+        cols[name] = cols[name].view(np.uint64)
 
 
 def sql_floor(ts: npt.NDArray[np.int64], step: int) -> npt.NDArray[np.int64]:
