@@ -68,11 +68,15 @@ def _dtype(codes: bytes) -> np.dtype[Any]:
     return np.dtype(fields + masks)
 
 
+def _starts(sid: npt.NDArray[np.int64], key: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+    """Index of the first row of each run of equal (sid, key) in columns sorted by sid."""
+    cut = (sid[1:] != sid[:-1]) | (key[1:] != key[:-1])
+    return np.concatenate(([0], np.flatnonzero(cut) + 1)).astype(np.intp)
+
+
 def runs(sid: npt.NDArray[np.int64], ts: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
     """Start index of each chunk of samples sorted by (sid, ts): a new series or a new hour."""
-    hour = ts // HOUR_MS
-    cut = (sid[1:] != sid[:-1]) | (hour[1:] != hour[:-1])
-    return np.concatenate(([0], np.flatnonzero(cut) + 1)).astype(np.intp)
+    return _starts(sid, ts // HOUR_MS)
 
 
 def pack(cols: Cols, starts: npt.NDArray[np.intp]) -> list[tuple[int, int, int, int, bytes]]:
@@ -256,8 +260,7 @@ def aggregate(cols: Cols, step: int) -> list[tuple[Any, ...]]:
     if not len(cols["ts"]):
         return []
     sid, bucket = cols["sid"], sql_floor(cols["ts"], step)
-    cut = (sid[1:] != sid[:-1]) | (bucket[1:] != bucket[:-1])
-    starts = np.concatenate(([0], np.flatnonzero(cut) + 1))
+    starts = _starts(sid, bucket)
     n = np.diff(np.append(starts, len(sid)))
     sums = {name: _delta_sum(cols, name, starts) for name in DELTA_NAMES[:8]}
     errors = [(a or 0) + (b or 0) for a, b in zip(*_pair(sums, "errors"), strict=True)]

@@ -39,7 +39,7 @@ def read_latest(conn: sqlite3.Connection, host: str) -> list[InterfaceSample]:
 
 
 def keep_bodies(conn: sqlite3.Connection, before: int) -> None:
-    """Give every latest row whose raw row or chunk is older than `before` its own body."""
+    """Give every latest row whose raw row is older than `before` its own body."""
     rows = conn.execute(f"{_JOINED} WHERE l.body = '{IN_RAW}' AND l.ts < ?", (before,)).fetchall()
     conn.executemany(
         "UPDATE latest SET body = ? WHERE ts = ? AND sid = ?",

@@ -83,7 +83,7 @@ def write_samples(
         samples,
         series,
         lambda keys: ids.sids(conn, keys),
-        lambda key: meta.get(key) or ids.meta_id(conn, key),
+        lambda key: ids.meta_id(conn, key),
         oldest,
         chunk_min,
     )
@@ -177,8 +177,7 @@ def store_raw(
     minutes = [minute for _sid, minute in groups]
     near = chunks.any_in(conn, min(minutes), max(minutes) + MINUTE_MS)
     ranges = _ranges(groups) if near else {}
-    if near:
-        chunks.explode(conn, ranges)
+    chunks.explode(conn, ranges)
     before = conn.total_changes
     try:
         execute_rows(conn, INSERT_RAW, rows)
@@ -194,8 +193,8 @@ def store_raw(
             execute_rows(conn, REPLACE_RAW, rows)
         except OverflowError:
             execute_rows(conn, REPLACE_RAW, [encode_row(r) for r in rows])
-        if near:  # every sample of the minutes recomputed from raw rows must be one
-            chunks.explode(conn, chunks.minutes(ranges))
+        # Every sample of the minutes recomputed from raw rows must be one.
+        chunks.explode(conn, chunks.minutes(ranges))
         recompute_minutes(conn, groups)
     mark_hours(conn, groups)
 
