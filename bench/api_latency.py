@@ -64,8 +64,8 @@ def top_up(url: str, since: datetime, end: datetime, hosts: int, ifaces: int) ->
         for batch in batches(since + timedelta(seconds=INTERVAL), steps, hosts, ifaces, 5000):
             store.write_batch(batch)
             rows += len(batch)
-        backlog = getattr(store, "backlog", lambda: 0)
-        while backlog():
+        backlog = getattr(store, "backlog", lambda now: 0)
+        while backlog(end):
             store.maintain(end)
         store.maintain(end)
     finally:

@@ -117,8 +117,8 @@ def load(store: Store, args: argparse.Namespace, end: datetime) -> None:
     print(f"store total     {write_s + maint_s:.1f} s  ({rows / (write_s + maint_s):,.0f} rows/s)")
     print(f"wall incl. gen  {wall:.1f} s")
     t1 = time.perf_counter()
-    backlog = getattr(store, "backlog", lambda: 0)
-    while backlog():
+    backlog = getattr(store, "backlog", lambda now: 0)
+    while backlog(end):
         store.maintain(end)
     store.maintain(end)
     print(f"maintain after  {time.perf_counter() - t1:.1f} s (rollup backlog + retention)")

@@ -218,11 +218,11 @@ class SqliteStore:
         """Roll up stale hours, turn settled raw rows into chunks, then purge expired rows and
         chunks, in short transactions within a budget."""
         deadline = time.monotonic() + budget.total_seconds()
+        now_ms, keep = to_ms(now), self.options.retention
         # Each kind of work gets at least one slice, even when the budget is spent.
-        while self._write(lambda conn: rollup_hours(conn, 4)) == 4:
+        while self._write(lambda conn: rollup_hours(conn, 4, now_ms)) == 4:
             if time.monotonic() >= deadline:
                 break
-        now_ms, keep = to_ms(now), self.options.retention
         jobs: list[Callable[[sqlite3.Connection], bool]] = [
             # chunk_min=0 keeps every sample a raw row: no chunks written, none made later.
             lambda conn: self.options.chunk_min <= 0 or compact_raw(conn, now_ms),
@@ -235,9 +235,15 @@ class SqliteStore:
             while not self._write(job) and time.monotonic() < deadline:
                 pass
 
-    def backlog(self) -> int:
-        """How many hours have stale rollups (h1 and m15; maintain() works them off)."""
-        found = self._read(lambda c: c.execute("SELECT count(*) FROM dirty_hour").fetchone())
+    def backlog(self, now: datetime | None = None) -> int:
+        """How many hours have stale rollups (h1 and m15): of those ended by `now`, the ones
+        maintain(now) works off; all of them without `now`."""
+        until = None if now is None else to_ms(now) - HOUR_MS
+        found = self._read(
+            lambda c: c.execute(
+                "SELECT count(*) FROM dirty_hour WHERE ? IS NULL OR t <= ?", (until, until)
+            ).fetchone()
+        )
         return int(found[0])
 
     def ping(self) -> None:

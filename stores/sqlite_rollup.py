@@ -160,10 +160,20 @@ def mark_hours(conn: sqlite3.Connection, keys: Iterable[tuple[int, int]]) -> Non
 _HOUR_OF_ALL = "FROM m1 WHERE sid IN (SELECT id FROM series) AND t >= ? AND t < ?"
 
 
-def rollup_hours(conn: sqlite3.Connection, limit: int) -> int:
-    """Recompute up to `limit` stale hours (h1 and m15 rows of every series) from m1; return
-    how many."""
-    stale = [t for (t,) in conn.execute("SELECT t FROM dirty_hour ORDER BY t LIMIT ?", (limit,))]
+def rollup_hours(conn: sqlite3.Connection, limit: int, now: int) -> int:
+    """Recompute up to `limit` stale hours that ended by `now` (h1 and m15 rows of every
+    series) from m1; return how many.
+
+    An hour still filling waits for its end: each batch into it would make it stale again,
+    and a bulk load at 20,000 samples a batch rolled every hour up almost three times. Reads
+    take stale hours from m1, so nothing waits for it.
+    """
+    stale = [
+        t
+        for (t,) in conn.execute(
+            "SELECT t FROM dirty_hour WHERE t <= ? ORDER BY t LIMIT ?", (now - HOUR_MS, limit)
+        )
+    ]
     for t in stale:
         conn.execute(
             f"INSERT OR REPLACE INTO h1 SELECT sid, ?, {ROLLUP_AGG} {_HOUR_OF_ALL} GROUP BY sid",

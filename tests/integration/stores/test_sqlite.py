@@ -109,6 +109,19 @@ def test_maintain_rolls_up_hours_in_slices(store: SqliteStore) -> None:
     assert [b.rx_bytes for b in hourly] == [60 * 1000] * 6
 
 
+def test_an_hour_still_filling_is_rolled_up_once_it_has_ended(store: SqliteStore) -> None:
+    store.write_batch([s(t) for t in range(0, 2 * 3600, 60)])
+    store.maintain(at(3600 + 1800))  # in the middle of the second hour
+    assert (store.backlog(at(3600 + 1800)), store.backlog()) == (0, 1)
+    store.write_batch([s(t, "wlan0") for t in range(3600, 3600 + 1800, 60)])  # into it again
+    # Its buckets come from the minutes meanwhile, the same as once it is rolled up.
+    hourly = store.series(HOST, None, at(0), at(2 * 3600), HOUR)
+    store.maintain(at(2 * 3600))
+    assert store.backlog() == 0
+    assert store.series(HOST, None, at(0), at(2 * 3600), HOUR) == hourly
+    assert [b.rx_bytes for b in hourly.total] == [60 * 1000, 90 * 1000]
+
+
 def test_retention_drops_raw_but_rollups_keep_history(db: Path) -> None:
     url = f"sqlite:///{db}?retention_raw=1d&retention_1m=3d&retention_1h=10d"
     store = SqliteStore.from_url(url)

@@ -56,8 +56,10 @@ def _write_later(store: SqliteStore) -> None:
 
 
 def _maintain(store: SqliteStore) -> None:
-    while store.backlog():
-        store.maintain(END)
+    """Roll up every stale hour: an hour past END, the last one has ended too."""
+    later = END + timedelta(hours=1)
+    while store.backlog(later):
+        store.maintain(later)
 
 
 def _assert_same_with_and_without_m15(store: SqliteStore, mp: pytest.MonkeyPatch) -> None:
@@ -161,7 +163,7 @@ def test_minutes_are_purged_in_whole_hours_so_a_stale_hour_stays_whole(tmp_path:
             pass
         left = conn.execute("SELECT count(*), min(t) FROM m1").fetchone()
         assert left == (60, hour)
-        sqlite_rollup.rollup_hours(conn, 10)
+        sqlite_rollup.rollup_hours(conn, 10, hour + HOUR_MS)
         assert conn.execute("SELECT n, rx_bytes FROM h1 WHERE t = ?", (hour,)).fetchone() == (
             60,
             600,
