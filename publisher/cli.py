@@ -17,9 +17,10 @@ from publisher.collect import Collector, InterfaceFilter
 from publisher.discovery import IfaceInfos
 from publisher.ha import HaSettings, HomeAssistantDiscovery
 from publisher.mqtt import LinkOptions, MqttLink
-from publisher.service import VERSION, LoopOptions, Publisher, Transport, host_status
+from publisher.service import LoopOptions, Publisher, Transport
 from publisher.settings import PublisherSettings, load_settings
 from publisher.spool import Spool, SpoolBusyError
+from publisher.status import VERSION, host_status
 from schemas import HostState, InterfaceSample, TopicScheme
 
 log = logging.getLogger("publisher")

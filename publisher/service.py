@@ -15,22 +15,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from types import FrameType
 from typing import Protocol
 
 from publisher.collect import Collector
+from publisher.pacing import TokenBucket, next_tick
 from publisher.payloads import SampleEncoder
 from publisher.sampler import Sampler
 from publisher.spool import Spool
-from schemas import HostState, HostStatus, InterfaceSample, TopicScheme, encode
+from publisher.status import host_status
+from schemas import HostState, InterfaceSample, TopicScheme
 
 log = logging.getLogger(__name__)
-
-try:
-    VERSION = version("ifpulse")
-except PackageNotFoundError:  # a source tree that is not installed
-    VERSION = "0.0.0+unknown"
 
 ACK_BATCH = 100  # acknowledged ids deleted from the spool in one transaction
 ACK_FLUSH_S = 0.5  # ... or after this long (at least an interval: the next cycle takes them)
@@ -75,65 +71,8 @@ class LoopOptions:
     broker_reset_hold: float = 10.0
 
 
-class TokenBucket:
-    """At most `rate` messages a second, in bursts of at most `burst`."""
-
-    def __init__(self, rate: float, burst: float, clock: Callable[[], float]) -> None:
-        self.rate = rate
-        self.burst = max(burst, 1.0)
-        self.clock = clock
-        self.tokens = self.burst
-        self.stamp = clock()
-
-    def available(self) -> int:
-        """Whole messages that may go now."""
-        now = self.clock()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        return int(self.tokens)
-
-    def spend(self, count: int) -> None:
-        """Use `count` tokens."""
-        self.tokens -= count
-
-    def wait(self) -> float:
-        """Seconds until the next whole token."""
-        return max(0.0, (1.0 - self.tokens) / self.rate)
-
-
-def next_tick(previous: float, now: float, interval: float) -> float:
-    """Fixed-rate schedule; after a stall, skip the missed ticks instead of bursting."""
-    tick = previous + interval
-    return tick if tick > now else now + interval
-
-
 def _now_utc() -> datetime:
     return datetime.now(UTC)
-
-
-def host_status(
-    host: str,
-    state: HostState,
-    *,
-    interval: float,
-    boot_id: str | None,
-    ts: datetime | None = None,
-    spool_depth: int = 0,
-    spool_dropped: int = 0,
-) -> bytes:
-    """An encoded HostStatus; the will is `offline` with no time (sent at an unknown time)."""
-    return encode(
-        HostStatus(
-            host=host,
-            state=state,
-            ts=ts,
-            version=VERSION,
-            interval_s=interval,
-            boot_id=boot_id,
-            spool_depth=spool_depth,
-            spool_dropped=spool_dropped,
-        )
-    )
 
 
 class Publisher:

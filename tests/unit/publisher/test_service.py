@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from publisher.collect import Collector
-from publisher.service import LoopOptions, Publisher, TokenBucket, next_tick
+from publisher.pacing import TokenBucket, next_tick
+from publisher.service import LoopOptions, Publisher
 from publisher.spool import Spool
 from schemas import TopicScheme
 from tests.fixtures.proc_trees import FakeHost
