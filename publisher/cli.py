@@ -14,8 +14,8 @@ from pydantic import ValidationError
 
 from publisher.alerts import AlertEvaluator, AlertPublisher, Override, Thresholds
 from publisher.collect import Collector, InterfaceFilter
-from publisher.discovery import IfaceInfos
 from publisher.ha import HaSettings, HomeAssistantDiscovery
+from publisher.ha_keys import IfaceInfos
 from publisher.mqtt import LinkOptions, MqttLink
 from publisher.service import LoopOptions, Publisher, Transport
 from publisher.settings import PublisherSettings, load_settings

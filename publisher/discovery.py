@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-import re
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from schemas import InterfaceKind, InterfaceSample, TopicScheme
+from publisher.ha_keys import MAC_KINDS, IfaceInfo, iface_key, sanitize_id
+from schemas import TopicScheme
 
 DEFAULT_HA_PREFIX = "homeassistant"
 DEFAULT_RATE_UNIT = "Mbit/s"
 MIN_EXPIRE_AFTER_S = 30
 EXPIRE_INTERVALS = 3
-
-_ID_BAD = re.compile(r"[^a-zA-Z0-9_-]")
-_MAC_KINDS = frozenset({InterfaceKind.ETHERNET, InterfaceKind.WIRELESS})
 
 # Multiply bytes/s by this to get the unit. These are exactly the members of Home
 # Assistant's UnitOfDataRate (homeassistant/const.py); Fractions keep templates exact.
@@ -91,80 +85,6 @@ DEVICE_ABBREVIATIONS: Mapping[str, str] = {
     "model": "mdl",
     "sw_version": "sw",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class IfaceInfo:
-    """What discovery needs to know of one interface (built from its latest sample)."""
-
-    name: str
-    mac: str | None
-    kind: InterfaceKind
-
-
-INFO_CACHE_MAX = 4096
-
-
-class IfaceInfos:
-    """Each sample's IfaceInfo, the same object while its name, MAC and kind stay.
-
-    Building one per sample each cycle cost more than discovery itself; the same objects
-    also compare (against the last cycle's) by identity.
-    """
-
-    def __init__(self) -> None:
-        self._infos: dict[tuple[str, str | None, InterfaceKind], IfaceInfo] = {}
-
-    def __call__(self, samples: Iterable[InterfaceSample]) -> list[IfaceInfo]:
-        """The infos of `samples`, in their order."""
-        infos = self._infos
-        out = []
-        for sample in samples:
-            key = (sample.iface, sample.mac, sample.kind)
-            info = infos.get(key)
-            if info is None:
-                if len(infos) > INFO_CACHE_MAX:  # veth names churn with containers
-                    infos.clear()
-                info = infos[key] = IfaceInfo(*key)
-            out.append(info)
-        return out
-
-
-def sanitize_id(name: str) -> str:
-    """Make `name` a Home Assistant id (`[a-zA-Z0-9_-]+`), collision-free when altered."""
-    clean = _ID_BAD.sub("_", name)
-    if clean == name and clean:
-        return clean
-    # A short hash of the original keeps `eth0.10` and a real `eth0_10` apart.
-    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:6]
-    return f"{clean}_{digest}" if clean else digest
-
-
-def iface_key(info: IfaceInfo, all_infos: Sequence[IfaceInfo]) -> str:
-    """Stable component key: the MAC for a NIC whose MAC is its own, else the name.
-
-    Bridges, vlans, bonds and veths inherit or invent MACs, so only ethernet and
-    wireless interfaces are keyed by MAC, and only when no other NIC on the host
-    shares it (bond slaves do). A MAC key survives a rename (`eth0` -> `enp3s0`); it
-    is `mac_` + 12 hex digits, 16 characters, so it can never equal a name key
-    (interface names are at most 15 bytes, and altered ones carry `_` + hash).
-    """
-    if info.kind in _MAC_KINDS and info.mac:
-        nic_macs = Counter(i.mac for i in all_infos if i.kind in _MAC_KINDS and i.mac)
-        if nic_macs[info.mac] == 1:
-            return "mac_" + info.mac.replace(":", "")
-    return sanitize_id(info.name)
-
-
-def iface_keys(infos: Sequence[IfaceInfo]) -> list[str]:
-    """`iface_key` of each of `infos` (all of one host), counting the MACs once, not per NIC."""
-    macs = Counter(i.mac for i in infos if i.kind in _MAC_KINDS and i.mac)
-    return [
-        "mac_" + i.mac.replace(":", "")
-        if i.kind in _MAC_KINDS and i.mac and macs[i.mac] == 1
-        else sanitize_id(i.name)
-        for i in infos
-    ]
 
 
 def convert_rate(bytes_per_sec: float, unit: str) -> float:
@@ -338,7 +258,7 @@ def build_keyed_config(
             info, key, host_id=host_id, scheme=scheme, rate_unit=rate_unit, expire_s=expire_s
         )
         components.update(found)
-    macs = sorted({i.mac for i in interfaces.values() if i.kind in _MAC_KINDS and i.mac})
+    macs = sorted({i.mac for i in interfaces.values() if i.kind in MAC_KINDS and i.mac})
     device = {
         "identifiers": [device_object_id(host_id)],
         "name": host_id,

@@ -14,13 +14,12 @@ from publisher.discovery import (
     DEFAULT_HA_PREFIX,
     DEFAULT_RATE_UNIT,
     RATE_FACTORS,
-    IfaceInfo,
     build_keyed_config,
     device_topic,
     encode_config,
-    iface_keys,
     live_components,
 )
+from publisher.ha_keys import IfaceInfo, iface_keys
 from schemas import TopicScheme
 
 Publish = Callable[[str, bytes, bool], None]

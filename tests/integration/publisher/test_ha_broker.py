@@ -15,8 +15,9 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from publisher.alerts import AlertEvaluator, AlertPublisher, Thresholds
-from publisher.discovery import IfaceInfo, component_ids, device_topic, sanitize_id
+from publisher.discovery import component_ids, device_topic
 from publisher.ha import HaSettings, HomeAssistantDiscovery
+from publisher.ha_keys import IfaceInfo, sanitize_id
 from schemas import AlertState, InterfaceKind, TopicScheme, decode
 from tests.factories import sample
 from tests.services.mosquitto import Mosquitto

@@ -16,8 +16,6 @@ from hypothesis import strategies as st
 from publisher.discovery import (
     COMPONENTS,
     RATE_FACTORS,
-    IfaceInfo,
-    IfaceInfos,
     build_device_config,
     component_ids,
     convert_rate,
@@ -25,11 +23,9 @@ from publisher.discovery import (
     encode_config,
     expand_abbreviations,
     expire_after,
-    iface_key,
-    iface_keys,
     rate_template,
-    sanitize_id,
 )
+from publisher.ha_keys import IfaceInfo, IfaceInfos, iface_key, iface_keys, sanitize_id
 from publisher.sampler import Sampler
 from schemas import InterfaceKind, TopicKind, TopicScheme
 from tests.unit.publisher.readings import eth0

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from publisher.discovery import IfaceInfo, device_topic, sanitize_id
+from publisher.discovery import device_topic
 from publisher.ha import HaSettings, HomeAssistantDiscovery, thread_call_later
+from publisher.ha_keys import IfaceInfo, sanitize_id
 from schemas import InterfaceKind, TopicScheme
 
 ETH0 = IfaceInfo("eth0", "52:54:00:12:34:56", InterfaceKind.ETHERNET)
