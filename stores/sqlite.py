@@ -44,7 +44,14 @@ from stores.gc_pause import gc_paused
 from stores.sqlite_chunks import raw_rows
 from stores.sqlite_latest import read_latest
 from stores.sqlite_query import Accs, series_accs
-from stores.sqlite_rollup import DAY_MS, compact_raw, purge_raw, purge_rollup, rollup_hours
+from stores.sqlite_rollup import (
+    DAY_MS,
+    compact_raw,
+    due_hours,
+    purge_raw,
+    purge_rollup,
+    rollup_hours,
+)
 from stores.sqlite_rows import RAW_LIST, from_row, meta_from_text
 from stores.sqlite_schema import migrate
 from stores.sqlite_url import SqliteOptions, parse_url
@@ -54,6 +61,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _TRANSIENT = ("locked", "busy", "disk", "unable to open", "readonly")
+_NO_END = 2**62
+"""A time (ms) after every hour: backlog() without `now` counts every stale hour."""
 
 
 @contextmanager
@@ -238,13 +247,8 @@ class SqliteStore:
     def backlog(self, now: datetime | None = None) -> int:
         """How many hours have stale rollups (h1 and m15): of those ended by `now`, the ones
         maintain(now) works off; all of them without `now`."""
-        until = None if now is None else to_ms(now) - HOUR_MS
-        found = self._read(
-            lambda c: c.execute(
-                "SELECT count(*) FROM dirty_hour WHERE ? IS NULL OR t <= ?", (until, until)
-            ).fetchone()
-        )
-        return int(found[0])
+        until = _NO_END if now is None else to_ms(now)
+        return len(self._read(lambda conn: due_hours(conn, until)))
 
     def ping(self) -> None:
         """Raise StoreUnavailable if the database does not answer."""

@@ -160,20 +160,23 @@ def mark_hours(conn: sqlite3.Connection, keys: Iterable[tuple[int, int]]) -> Non
 _HOUR_OF_ALL = "FROM m1 WHERE sid IN (SELECT id FROM series) AND t >= ? AND t < ?"
 
 
-def rollup_hours(conn: sqlite3.Connection, limit: int, now: int) -> int:
-    """Recompute up to `limit` stale hours that ended by `now` (h1 and m15 rows of every
-    series) from m1; return how many.
+def due_hours(conn: sqlite3.Connection, now: int, limit: int = -1) -> list[int]:
+    """The stale hours that ended by `now`, oldest first; at most `limit` (-1: all of them).
 
     An hour still filling waits for its end: each batch into it would make it stale again,
     and a bulk load at 20,000 samples a batch rolled every hour up almost three times. Reads
     take stale hours from m1, so nothing waits for it.
     """
-    stale = [
-        t
-        for (t,) in conn.execute(
-            "SELECT t FROM dirty_hour WHERE t <= ? ORDER BY t LIMIT ?", (now - HOUR_MS, limit)
-        )
-    ]
+    found = conn.execute(
+        "SELECT t FROM dirty_hour WHERE t <= ? ORDER BY t LIMIT ?", (now - HOUR_MS, limit)
+    )
+    return [t for (t,) in found]
+
+
+def rollup_hours(conn: sqlite3.Connection, limit: int, now: int) -> int:
+    """Recompute up to `limit` of the due_hours() (h1 and m15 rows of every series) from m1;
+    return how many."""
+    stale = due_hours(conn, now, limit)
     for t in stale:
         conn.execute(
             f"INSERT OR REPLACE INTO h1 SELECT sid, ?, {ROLLUP_AGG} {_HOUR_OF_ALL} GROUP BY sid",
