@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
 from typing import Any
 
-from publisher.ha_keys import MAC_KINDS, IfaceInfo, iface_key, sanitize_id
+from publisher.ha_keys import MAC_KINDS, IfaceInfo, iface_keys, sanitize_id
 from schemas import TopicScheme
 
 DEFAULT_HA_PREFIX = "homeassistant"
@@ -218,7 +218,7 @@ def build_device_config(
     return build_keyed_config(
         host_id,
         version,
-        {iface_key(info, interfaces): info for info in interfaces},
+        dict(zip(iface_keys(interfaces), interfaces, strict=True)),
         scheme=scheme,
         ha_prefix=ha_prefix,
         rate_unit=rate_unit,

@@ -76,19 +76,21 @@ def iface_key(info: IfaceInfo, all_infos: Sequence[IfaceInfo]) -> str:
     is `mac_` + 12 hex digits, 16 characters, so it can never equal a name key
     (interface names are at most 15 bytes, and altered ones carry `_` + hash).
     """
-    if info.kind in MAC_KINDS and info.mac:
-        nic_macs = Counter(i.mac for i in all_infos if i.kind in MAC_KINDS and i.mac)
-        if nic_macs[info.mac] == 1:
-            return "mac_" + info.mac.replace(":", "")
-    return sanitize_id(info.name)
+    return _key(info, _nic_macs(all_infos))
 
 
 def iface_keys(infos: Sequence[IfaceInfo]) -> list[str]:
     """`iface_key` of each of `infos` (all of one host), counting the MACs once, not per NIC."""
-    macs = Counter(i.mac for i in infos if i.kind in MAC_KINDS and i.mac)
-    return [
-        "mac_" + i.mac.replace(":", "")
-        if i.kind in MAC_KINDS and i.mac and macs[i.mac] == 1
-        else sanitize_id(i.name)
-        for i in infos
-    ]
+    macs = _nic_macs(infos)
+    return [_key(info, macs) for info in infos]
+
+
+def _nic_macs(infos: Iterable[IfaceInfo]) -> Counter[str]:
+    """How many NICs carry each MAC."""
+    return Counter(i.mac for i in infos if i.kind in MAC_KINDS and i.mac)
+
+
+def _key(info: IfaceInfo, nic_macs: Counter[str]) -> str:
+    if info.kind in MAC_KINDS and info.mac and nic_macs[info.mac] == 1:
+        return "mac_" + info.mac.replace(":", "")
+    return sanitize_id(info.name)
