@@ -56,27 +56,34 @@ def _segment(
             rows.extend(aggregate(chunked, step))
         return rows
     if grain == MINUTE_MS:
-        return _rollup(conn, "m1", marks, sids, lo, hi, step, "")
-    # m15 and h1 rows of a stale hour (not yet rolled up by maintain) come from m1 instead.
+        # A minute is its m1 row plus its m1_fresh row (added since its hour's rollup): both
+        # are read, and fold() adds up two rows of one bucket.
+        return [
+            *_rollup(conn, "m1", marks, sids, lo, hi, step, ""),
+            *_rollup(conn, "m1_fresh", marks, sids, lo, hi, step, ""),
+        ]
+    # m15 and h1 rows of a stale hour (not yet rolled up by maintain) come from its minutes.
     # CROSS JOIN keeps dirty_hour (a few rows) outermost: with the range on r.t, SQLite would
     # otherwise walk every m1 row of the range and probe dirty_hour for each.
     table = TABLES[grain]
     fresh = (  # the hour (HOUR_MS) holding the row is not stale
         "AND NOT EXISTS (SELECT 1 FROM dirty_hour d WHERE d.t = r.t / 3600000 * 3600000)"
     )
-    fresh_rows = _rollup(conn, table, marks, sids, lo, hi, step, fresh)
-    stale = (
-        f"SELECT r.sid, r.t / {step:d} * {step:d}, {ROLLUP_AGG} FROM dirty_hour d "  # noqa: S608
-        f"CROSS JOIN m1 r ON r.t >= d.t AND r.t < d.t + {HOUR_MS:d} "
-        f"WHERE r.sid IN ({marks}) AND d.t >= ? AND d.t < ? AND r.t >= ? AND r.t < ? "
-        f"GROUP BY r.sid, r.t / {step:d}"
-    )
-    return fresh_rows + conn.execute(stale, (*sids, floor_to(lo, HOUR_MS), hi, lo, hi)).fetchall()
+    rows = _rollup(conn, table, marks, sids, lo, hi, step, fresh)
+    for minutes in ("m1", "m1_fresh"):
+        stale = (
+            f"SELECT r.sid, r.t / {step:d} * {step:d}, {ROLLUP_AGG} FROM dirty_hour d "  # noqa: S608
+            f"CROSS JOIN {minutes} r ON r.t >= d.t AND r.t < d.t + {HOUR_MS:d} "
+            f"WHERE r.sid IN ({marks}) AND d.t >= ? AND d.t < ? AND r.t >= ? AND r.t < ? "
+            f"GROUP BY r.sid, r.t / {step:d}"
+        )
+        rows += conn.execute(stale, (*sids, floor_to(lo, HOUR_MS), hi, lo, hi)).fetchall()
+    return rows
 
 
 TABLES = {MINUTE_MS: "m1", QUARTER_MS: "m15", HOUR_MS: "h1"}
 """The rollup table of each grain."""
-GRAINS = {table: grain for grain, table in TABLES.items()}
+GRAINS = {table: grain for grain, table in TABLES.items()} | {"m1_fresh": MINUTE_MS}
 ROLLUP_COLUMNS = (
     "r.n, r.rx_bytes, r.tx_bytes, r.rx_packets, r.tx_packets, r.errors, r.drops, "
     "r.rx_rate_sum, r.rx_rate_n, r.rx_rate_max, r.tx_rate_sum, r.tx_rate_n, r.tx_rate_max"

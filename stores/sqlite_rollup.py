@@ -41,16 +41,23 @@ def recompute_minutes(conn: sqlite3.Connection, keys: Iterable[tuple[int, int]])
         touched.setdefault(minute, set()).add(sid)
     for lo, hi, sids in _runs(touched):
         marks = ",".join("?" * len(sids))
+        params = (lo, hi, *sorted(sids))
+        # The recompute is the whole minute: what was added of it since is in there too.
+        conn.execute(
+            f"DELETE FROM m1_fresh WHERE t >= ? AND t < ? AND sid IN ({marks})",  # noqa: S608
+            params,
+        )
         conn.execute(
             f"INSERT OR REPLACE INTO m1 SELECT sid, ts / {MINUTE_MS} * {MINUTE_MS}, {RAW_AGG} "  # noqa: S608
             f"FROM raw WHERE ts >= ? AND ts < ? AND sid IN ({marks}) "
             f"GROUP BY sid, ts / {MINUTE_MS}",
-            (lo, hi, *sorted(sids)),
+            params,
         )
 
 
-# Adds a batch's per-(sid, minute) aggregates to m1: sums of NULL-able columns stay NULL only
-# when both sides are NULL (SQL's sum() of no values), maxima ignore a NULL side.
+# Adds per-(sid, minute) aggregates to existing ones (to m1_fresh, or m1_fresh to m1): sums of
+# NULL-able columns stay NULL only when both sides are NULL (SQL's sum() of no values), maxima
+# ignore a NULL side.
 ADD_M1 = """
 ON CONFLICT (sid, t) DO UPDATE SET
     n = n + excluded.n,
@@ -71,13 +78,34 @@ ON CONFLICT (sid, t) DO UPDATE SET
 """
 
 
+ADD_FRESH = "INSERT INTO m1_fresh"
+"""With rows of (sid, minute, RAW_AGG...) and ADD_M1: adds to the minutes (see m1_fresh)."""
+M1_COLUMNS = (
+    "sid, t, n, rx_bytes, tx_bytes, rx_packets, tx_packets, errors, drops, "
+    "rx_rate_sum, rx_rate_n, rx_rate_max, tx_rate_sum, tx_rate_n, tx_rate_max"
+)
+
+
+def fold_fresh(conn: sqlite3.Connection, lo: int, hi: int) -> None:
+    """Move the m1_fresh rows of [lo, hi) into m1, adding them to the rows there."""
+    # ORDER BY follows m1's key: one pass along each series' leaves. The WHERE clause also
+    # keeps SQLite from reading ON CONFLICT as a join constraint of the SELECT.
+    conn.execute(
+        f"INSERT INTO m1 ({M1_COLUMNS}) SELECT {M1_COLUMNS} FROM m1_fresh "  # noqa: S608
+        f"WHERE t >= ? AND t < ? ORDER BY sid, t {ADD_M1}",
+        (lo, hi),
+    )
+    conn.execute("DELETE FROM m1_fresh WHERE t >= ? AND t < ?", (lo, hi))
+
+
 def add_minutes(
     conn: sqlite3.Connection, groups: dict[tuple[int, int], list[tuple[Any, ...]]]
 ) -> None:
-    """Add the {(sid, minute): raw rows} of new samples to m1 (only rows never stored before)."""
+    """Add the {(sid, minute): raw rows} of new samples to their minutes (only rows never stored
+    before)."""
     execute_rows(
         conn,
-        "INSERT INTO m1",
+        ADD_FRESH,
         [(sid, minute, *raw_agg(rows)) for (sid, minute), rows in groups.items()],
         ADD_M1,
     )
@@ -174,10 +202,11 @@ def due_hours(conn: sqlite3.Connection, now: int, limit: int = -1) -> list[int]:
 
 
 def rollup_hours(conn: sqlite3.Connection, limit: int, now: int) -> int:
-    """Recompute up to `limit` of the due_hours() (h1 and m15 rows of every series) from m1;
-    return how many."""
+    """Recompute up to `limit` of the due_hours() (h1 and m15 rows of every series) from m1,
+    once their m1_fresh rows are in m1; return how many."""
     stale = due_hours(conn, now, limit)
     for t in stale:
+        fold_fresh(conn, t, t + HOUR_MS)
         conn.execute(
             f"INSERT OR REPLACE INTO h1 SELECT sid, ?, {ROLLUP_AGG} {_HOUR_OF_ALL} GROUP BY sid",
             (t, t, t + HOUR_MS),
@@ -252,6 +281,9 @@ def purge_rollup(conn: sqlite3.Connection, table: str, cutoff: int, chunk_ms: in
     oldest: int | None = conn.execute(
         f"SELECT min((SELECT min(t) FROM {table} WHERE sid = series.id)) FROM series"  # noqa: S608
     ).fetchone()[0]
+    if table == "m1":  # and the minutes not yet moved into m1 (keyed by t: one seek)
+        fresh = conn.execute("SELECT min(t) FROM m1_fresh").fetchone()[0]
+        oldest = min((t for t in (oldest, fresh) if t is not None), default=None)
     upto = cutoff if oldest is None else min(cutoff, floor_to(oldest, HOUR_MS) + chunk_ms)
     _set_horizon(conn, table, upto)
     if oldest is None or oldest >= cutoff:
@@ -259,5 +291,6 @@ def purge_rollup(conn: sqlite3.Connection, table: str, cutoff: int, chunk_ms: in
     sids = [r[0] for r in conn.execute("SELECT id FROM series")]
     conn.executemany(f"DELETE FROM {table} WHERE sid = ? AND t < ?", [(s, upto) for s in sids])  # noqa: S608
     if table == "m1":
+        conn.execute("DELETE FROM m1_fresh WHERE t < ?", (upto,))
         conn.execute("DELETE FROM dirty_hour WHERE t < ?", (floor_to(upto, HOUR_MS),))
     return upto >= cutoff

@@ -145,7 +145,24 @@ CREATE INDEX chunk_t0 ON chunk (t0);
 CREATE INDEX chunk_t1 ON chunk (t1)
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _M15, _LATEST_REF, _DIRTY_HOUR, _CHUNKS)
+_M1_FRESH = """
+-- Minute aggregates added since maintain() last rolled their hour up; a minute is its m1 row
+-- plus its m1_fresh row (stores/sqlite_rollup.py ADD_M1 adds two rows up). Keyed (t, sid), so
+-- a batch appends at the right edge: added to m1 (sid, t) directly, each batch of a bulk load
+-- rewrote and split a leaf page of every series, two thirds of the WAL it wrote. maintain()
+-- moves an hour's rows into m1 when it rolls the hour up. Older versions would not see these
+-- minutes, so this version number keeps them out.
+CREATE TABLE m1_fresh (
+    sid INTEGER NOT NULL, t INTEGER NOT NULL, n INTEGER NOT NULL,
+    rx_bytes INTEGER, tx_bytes INTEGER, rx_packets INTEGER, tx_packets INTEGER,
+    errors INTEGER, drops INTEGER,
+    rx_rate_sum REAL, rx_rate_n INTEGER, rx_rate_max REAL,
+    tx_rate_sum REAL, tx_rate_n INTEGER, tx_rate_max REAL,
+    PRIMARY KEY (t, sid)
+) WITHOUT ROWID
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _M15, _LATEST_REF, _DIRTY_HOUR, _CHUNKS, _M1_FRESH)
 """MIGRATIONS[i] takes a database from user_version i to i + 1."""
 VERSION = len(MIGRATIONS)
 

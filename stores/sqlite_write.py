@@ -15,7 +15,14 @@ from stores.sqlite_chunks import Cols, aggregate
 from stores.sqlite_dense import split
 from stores.sqlite_latest import IN_RAW
 from stores.sqlite_many import execute_rows
-from stores.sqlite_rollup import ADD_M1, add_minutes, horizon, mark_hours, recompute_minutes
+from stores.sqlite_rollup import (
+    ADD_FRESH,
+    ADD_M1,
+    add_minutes,
+    horizon,
+    mark_hours,
+    recompute_minutes,
+)
 from stores.sqlite_rows import (
     INSERT_RAW,
     REPLACE_RAW,
@@ -156,7 +163,7 @@ def store_dense(conn: sqlite3.Connection, cols: Cols) -> None:
     """Write chunked samples (new to the store) and add them to their minutes' rollups."""
     write_chunks(conn, cols)
     minutes = aggregate(cols, MINUTE_MS)
-    execute_rows(conn, "INSERT INTO m1", minutes, ADD_M1)
+    execute_rows(conn, ADD_FRESH, minutes, ADD_M1)
     mark_hours(conn, ((sid, minute) for sid, minute, *_ in minutes))
 
 
@@ -167,7 +174,8 @@ def store_raw(
 ) -> None:
     """Insert raw rows and bring their minute rollups up to date; hours are marked stale.
 
-    When every row is new (live or bulk ingestion) the batch's aggregates are added to m1.
+    When every row is new (live or bulk ingestion) the batch's aggregates are added to its
+    minutes (m1_fresh).
     Any row already stored (redelivery, overlap, a duplicate inside the batch) makes the
     batch overwrite raw (last write wins) and recompute its minutes from raw: never twice.
     """

@@ -122,6 +122,25 @@ def test_an_hour_still_filling_is_rolled_up_once_it_has_ended(store: SqliteStore
     assert [b.rx_bytes for b in hourly.total] == [60 * 1000, 90 * 1000]
 
 
+def test_minutes_added_after_their_hour_rolled_up_add_to_it(store: SqliteStore, db: Path) -> None:
+    # A minute is its m1 row plus what was added to it since (m1_fresh), until maintain()
+    # moves that in: reads see the sum at every grain, before and after.
+    store.write_batch([s(t) for t in range(0, 3600, 20) if t % 60 != 40])
+    store.maintain(at(2 * 3600))
+    store.write_batch([s(t) for t in range(40, 3600, 60)])  # late, into rolled-up minutes
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*), sum(n) FROM m1_fresh").fetchone() == (60, 60)
+    reads = [store.series(HOST, "eth0", at(0), at(3600), step) for step in (MINUTE, HOUR)]
+    assert {b.rx_bytes for b in reads[0].total} == {3 * 1000}
+    assert [b.rx_bytes for b in reads[1].total] == [180 * 1000]
+    store.maintain(at(2 * 3600))
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM m1_fresh").fetchone() == (0,)
+        assert conn.execute("SELECT count(*), sum(n) FROM m1").fetchone() == (60, 180)
+    again = [store.series(HOST, "eth0", at(0), at(3600), step) for step in (MINUTE, HOUR)]
+    assert again == reads
+
+
 def test_retention_drops_raw_but_rollups_keep_history(db: Path) -> None:
     url = f"sqlite:///{db}?retention_raw=1d&retention_1m=3d&retention_1h=10d"
     store = SqliteStore.from_url(url)

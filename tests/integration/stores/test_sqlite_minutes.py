@@ -14,7 +14,7 @@ from stores.buckets import MINUTE_MS
 from stores.sqlite import SqliteStore
 from stores.sqlite_chunks import raw_rows, unpack
 from stores.sqlite_many import execute_rows
-from stores.sqlite_rollup import raw_agg
+from stores.sqlite_rollup import fold_fresh, raw_agg
 from stores.sqlite_rows import RAW_AGG, REPLACE_RAW, encode_row
 from stores.sqlite_schema import migrate
 from tests.integration.stores.contract_data import HOST, at, s
@@ -49,9 +49,11 @@ def all_raw(conn: sqlite3.Connection) -> None:
 
 
 def m1_rows(db: Path, recompute: bool) -> list[Row]:
-    """m1 as stored, or as a from-scratch recompute from every stored sample would make it."""
+    """m1 as stored (its m1_fresh rows moved in first, as maintain() does), or as a
+    from-scratch recompute from every stored sample would make it."""
     with sqlite3.connect(db) as conn:
         if not recompute:
+            fold_fresh(conn, -(2**62), 2**62)
             return conn.execute("SELECT * FROM m1 ORDER BY sid, t").fetchall()
         all_raw(conn)
         return conn.execute(
