@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from operator import itemgetter
+from operator import attrgetter, itemgetter
+from typing import TypeVar
 
 import numpy as np
 
@@ -35,6 +36,7 @@ _TOP_NAMES: tuple[str, ...] = (
 )  # fmt: skip
 """What _columns reads of a sample's __dict__; the tail is a stores.sqlite_rows.MetaKey."""
 _TOP = itemgetter(*_TOP_NAMES)
+_DICT = attrgetter("__dict__")
 _KEY = itemgetter("host", "iface")
 _DELTA_AT = _TOP_NAMES.index("delta")
 _DELTAS = itemgetter(*COUNTER_NAMES)
@@ -163,30 +165,40 @@ def _block(
     meta_id: Callable[[MetaKey], int],
 ) -> Cols:
     # A tuple per sample, turned into columns: one lookup of the model's __dict__ per sample.
-    values = list(zip(*[_TOP(s.__dict__) for s in samples], strict=True))
+    # map() over C callables instead of comprehensions: no Python frame per sample.
+    values = list(zip(*map(_TOP, map(_DICT, samples)), strict=True))
     keys = list(zip(values[0], values[1], strict=True))
-    if not series.keys() >= set(keys):
-        ensure(keys)
+    metakeys = list(zip(*values[_DELTA_AT + 1 :], strict=True))
     cols: Cols = {
-        "sid": ints("q", [series[k] for k in keys]),
-        "ts": ints(
-            "q", [times[t] if t in times else times.setdefault(t, to_ms(t)) for t in values[2]]
-        ),
+        "sid": ints("q", _lookup(series, keys, lambda new: ensure(new))),
+        "ts": ints("q", _lookup(times, values[2], lambda new: times.update(_ms(new)))),
         "seq": ints("q", values[3]),
         "interval_s": floats(values[4]),
         "meta": ints(
-            "q",
-            [
-                metas[k] if k in metas else metas.setdefault(k, meta_id(k))
-                for k in zip(*values[_DELTA_AT + 1 :], strict=True)
-            ],
+            "q", _lookup(metas, metakeys, lambda new: metas.update((k, meta_id(k)) for k in new))
         ),
     }
     for k, name in enumerate(RATE_NAMES, start=5):
         cols[name] = floats(values[k])
     for k, name in enumerate(COUNTER_NAMES, start=5 + len(RATE_NAMES)):
         cols[name] = ints("Q", values[k])
-    deltas = zip(*[_DELTAS(d.__dict__) for d in values[_DELTA_AT]], strict=True)
+    deltas = zip(*map(_DELTAS, map(_DICT, values[_DELTA_AT])), strict=True)
     for name, column in zip(DELTA_NAMES, deltas, strict=True):
         set_delta(cols, name, column)
     return cols
+
+
+K = TypeVar("K", bound=Hashable)
+
+
+def _lookup(known: dict[K, int], keys: Sequence[K], add: Callable[[set[K]], object]) -> list[int]:
+    """known[k] for each of the keys; `add` first puts the missing ones into `known`."""
+    try:
+        return list(map(known.__getitem__, keys))
+    except KeyError:  # new keys: rare after a batch's first block
+        add(set(keys) - known.keys())
+        return list(map(known.__getitem__, keys))
+
+
+def _ms(times: Iterable[datetime]) -> Iterator[tuple[datetime, int]]:
+    return ((t, to_ms(t)) for t in times)
