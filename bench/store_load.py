@@ -97,6 +97,7 @@ def load(store: Store, args: argparse.Namespace, end: datetime) -> None:
     start = end - timedelta(seconds=steps * INTERVAL)
     rows, write_s, maint_s, t0 = 0, 0.0, 0.0, time.perf_counter()
     slowest_write = slowest_maint = 0.0
+    per_day: list[float] = []  # store time of each simulated day, to see it grow with the file
     for n, batch in enumerate(batches(start, steps, args.hosts, args.ifaces, args.batch)):
         w0 = time.perf_counter()
         store.write_batch(batch)
@@ -108,6 +109,9 @@ def load(store: Store, args: argparse.Namespace, end: datetime) -> None:
         maint_s += w2 - w1
         slowest_write, slowest_maint = max(slowest_write, w1 - w0), max(slowest_maint, w2 - w1)
         rows += len(batch)
+        day = (batch[-1].ts - start) // timedelta(days=1)
+        per_day.extend([0.0] * (day + 1 - len(per_day)))
+        per_day[day] += w2 - w0
     wall = time.perf_counter() - t0
     print(f"rows            {rows:,}")
     print(f"write_batch     {write_s:.1f} s  ({rows / write_s:,.0f} rows/s)")
@@ -116,6 +120,7 @@ def load(store: Store, args: argparse.Namespace, end: datetime) -> None:
     print(f"slowest call    write_batch {slow_w:.0f} ms, maintain {slow_m:.0f} ms")
     print(f"store total     {write_s + maint_s:.1f} s  ({rows / (write_s + maint_s):,.0f} rows/s)")
     print(f"wall incl. gen  {wall:.1f} s")
+    print("per day         " + " ".join(f"{t:.1f}" for t in per_day) + " s")
     t1 = time.perf_counter()
     backlog = getattr(store, "backlog", lambda now: 0)
     while backlog(end):
