@@ -7,7 +7,16 @@ import sqlite3
 
 from stores.base import UnsupportedSchema
 
-_V1 = """
+_ROLLUP = """
+    sid INTEGER NOT NULL, t INTEGER NOT NULL, n INTEGER NOT NULL,
+    rx_bytes INTEGER, tx_bytes INTEGER, rx_packets INTEGER, tx_packets INTEGER,
+    errors INTEGER, drops INTEGER,
+    rx_rate_sum REAL, rx_rate_n INTEGER, rx_rate_max REAL,
+    tx_rate_sum REAL, tx_rate_n INTEGER, tx_rate_max REAL,"""
+"""The columns of every rollup table (m1, m1_fresh, m15, h1): a series, a bucket start, and
+stores.sqlite_rows.ROLLUP_AGG's aggregates."""
+
+_V1 = f"""
 CREATE TABLE series (
     id INTEGER PRIMARY KEY,
     host TEXT NOT NULL,
@@ -63,20 +72,10 @@ CREATE TABLE alerts (
     body TEXT NOT NULL,
     PRIMARY KEY (host, iface)
 );
-CREATE TABLE m1 (
-    sid INTEGER NOT NULL, t INTEGER NOT NULL, n INTEGER NOT NULL,
-    rx_bytes INTEGER, tx_bytes INTEGER, rx_packets INTEGER, tx_packets INTEGER,
-    errors INTEGER, drops INTEGER,
-    rx_rate_sum REAL, rx_rate_n INTEGER, rx_rate_max REAL,
-    tx_rate_sum REAL, tx_rate_n INTEGER, tx_rate_max REAL,
+CREATE TABLE m1 ({_ROLLUP}
     PRIMARY KEY (sid, t)
 ) WITHOUT ROWID;
-CREATE TABLE h1 (
-    sid INTEGER NOT NULL, t INTEGER NOT NULL, n INTEGER NOT NULL,
-    rx_bytes INTEGER, tx_bytes INTEGER, rx_packets INTEGER, tx_packets INTEGER,
-    errors INTEGER, drops INTEGER,
-    rx_rate_sum REAL, rx_rate_n INTEGER, rx_rate_max REAL,
-    tx_rate_sum REAL, tx_rate_n INTEGER, tx_rate_max REAL,
+CREATE TABLE h1 ({_ROLLUP}
     PRIMARY KEY (sid, t)
 ) WITHOUT ROWID;
 -- Hours whose h1 row is stale: written by write_batch, cleared by maintain().
@@ -92,22 +91,17 @@ CREATE TABLE kv (
 );
 """
 
-_M15 = """
+_M15 = f"""
 -- 15-minute rollups, so a day at 15 min sums 96 rows per series instead of 1,440.
 -- Stale exactly when the hour holding them is (dirty_h), and rebuilt with h1 by maintain().
-CREATE TABLE m15 (
-    sid INTEGER NOT NULL, t INTEGER NOT NULL, n INTEGER NOT NULL,
-    rx_bytes INTEGER, tx_bytes INTEGER, rx_packets INTEGER, tx_packets INTEGER,
-    errors INTEGER, drops INTEGER,
-    rx_rate_sum REAL, rx_rate_n INTEGER, rx_rate_max REAL,
-    tx_rate_sum REAL, tx_rate_n INTEGER, tx_rate_max REAL,
+CREATE TABLE m15 ({_ROLLUP}
     PRIMARY KEY (sid, t)
 ) WITHOUT ROWID;
 -- Existing minutes: mark their hours stale, so maintain() builds m15 in slices instead of
 -- one long transaction, and reads meanwhile take those hours from m1 as for any stale hour.
 INSERT OR IGNORE INTO dirty_h (sid, t)
     SELECT DISTINCT sid, t / 3600000 * 3600000 FROM m1
-"""
+"""  # noqa: S608 (formats in our own column list only)
 
 _LATEST_REF = """
 -- From here on, latest.body is '' while the newest sample is in raw at (latest.ts, sid): the
@@ -145,19 +139,14 @@ CREATE INDEX chunk_t0 ON chunk (t0);
 CREATE INDEX chunk_t1 ON chunk (t1)
 """
 
-_M1_FRESH = """
+_M1_FRESH = f"""
 -- Minute aggregates added since maintain() last rolled their hour up; a minute is its m1 row
 -- plus its m1_fresh row (stores/sqlite_rollup.py ADD_M1 adds two rows up). Keyed (t, sid), so
 -- a batch appends at the right edge: added to m1 (sid, t) directly, each batch of a bulk load
 -- rewrote and split a leaf page of every series, two thirds of the WAL it wrote. maintain()
 -- moves an hour's rows into m1 when it rolls the hour up. Older versions would not see these
 -- minutes, so this version number keeps them out.
-CREATE TABLE m1_fresh (
-    sid INTEGER NOT NULL, t INTEGER NOT NULL, n INTEGER NOT NULL,
-    rx_bytes INTEGER, tx_bytes INTEGER, rx_packets INTEGER, tx_packets INTEGER,
-    errors INTEGER, drops INTEGER,
-    rx_rate_sum REAL, rx_rate_n INTEGER, rx_rate_max REAL,
-    tx_rate_sum REAL, tx_rate_n INTEGER, tx_rate_max REAL,
+CREATE TABLE m1_fresh ({_ROLLUP}
     PRIMARY KEY (t, sid)
 ) WITHOUT ROWID
 """

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from stores import StoreUnavailable, UnsupportedSchema, open_store
+from stores import BatchRejected, StoreUnavailable, UnsupportedSchema, open_store
 from stores.sqlite import SqliteStore
 from stores.sqlite_schema import VERSION
 from tests.integration.stores.contract_data import HOST, at, s
@@ -198,6 +198,15 @@ def test_counters_beyond_signed_64_bits(store: SqliteStore) -> None:
     store.write_batch([big])
     assert list(store.samples(HOST, "eth0", at(0), at(10))) == [big]
     assert store.latest(HOST) == [big]
+
+
+def test_deltas_adding_up_past_64_bits_in_a_minute_reject_the_batch(store: SqliteStore) -> None:
+    # Valid samples (a delta may be up to 2**64 - 1), but a minute's sum must fit m1's
+    # INTEGER: the batch is refused whole (the ingestor then writes it one by one).
+    big = {"rx_bytes": 2**62}
+    with pytest.raises(BatchRejected, match=r"too large|overflow"):
+        store.write_batch([s(0, delta=big), s(10, delta=big)])
+    assert store.latest(HOST) == []
 
 
 def test_readers_open_and_read_while_a_writer_holds_the_lock(store: SqliteStore, db: Path) -> None:

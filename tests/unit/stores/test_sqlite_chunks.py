@@ -6,7 +6,7 @@ import sqlite3
 from datetime import timedelta
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from schemas import COUNTER_NAMES, InterfaceSample
@@ -102,10 +102,17 @@ def test_aggregates_equal_sql_over_raw_rows(batch: list[InterfaceSample], step: 
     with sqlite3.connect(":memory:", isolation_level=None) as conn:
         migrate(conn)
         execute_rows(conn, REPLACE_RAW, [encode_row(r) for r in expected_rows(batch, series)])
-        want = conn.execute(
-            f"SELECT sid, ts / {step} * {step}, {RAW_AGG} FROM raw "
-            f"GROUP BY sid, ts / {step} ORDER BY sid, ts / {step}"
-        ).fetchall()
+        try:
+            want = conn.execute(
+                f"SELECT sid, ts / {step} * {step}, {RAW_AGG} FROM raw "
+                f"GROUP BY sid, ts / {step} ORDER BY sid, ts / {step}"
+            ).fetchall()
+        except sqlite3.OperationalError as exc:
+            # Deltas that add up to 2**63 or more in one bucket: SQL has no answer to compare
+            # with (the store refuses such a batch: test_sqlite.py's
+            # test_deltas_adding_up_past_64_bits_in_a_minute_reject_the_batch).
+            assume("integer overflow" not in str(exc))
+            raise
     got = aggregate(cols, step)
     assert len(got) == len(want)
     for g, w in zip(got, want, strict=True):
