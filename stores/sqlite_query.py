@@ -19,7 +19,7 @@ from stores.buckets import (
 )
 from stores.sqlite_chunk_io import read_range
 from stores.sqlite_chunks import aggregate
-from stores.sqlite_rows import RAW_AGG, ROLLUP_AGG
+from stores.sqlite_rows import RAW_AGG, ROLLUP_AGG, run_sums
 
 Accs = dict[int, dict[int, Acc | AggRow]]
 """sid -> bucket start (ms) -> aggregate (a lone row until a second one is folded in)."""
@@ -50,7 +50,7 @@ def _segment(
             f"SELECT sid, ts / {step:d} * {step:d}, {RAW_AGG} FROM raw "  # noqa: S608
             f"WHERE ts >= ? AND ts < ? AND sid IN ({marks}) GROUP BY sid, ts / {step:d}"
         )
-        rows: list[Sequence[Any]] = conn.execute(sql, (lo, hi, *sids)).fetchall()
+        rows: list[Sequence[Any]] = run_sums(conn, sql, (lo, hi, *sids))
         chunked = read_range(conn, sids, lo, hi)
         if chunked is not None:
             rows.extend(aggregate(chunked, step))
@@ -77,7 +77,7 @@ def _segment(
             f"WHERE r.sid IN ({marks}) AND d.t >= ? AND d.t < ? AND r.t >= ? AND r.t < ? "
             f"GROUP BY r.sid, r.t / {step:d}"
         )
-        rows += conn.execute(stale, (*sids, floor_to(lo, HOUR_MS), hi, lo, hi)).fetchall()
+        rows += run_sums(conn, stale, (*sids, floor_to(lo, HOUR_MS), hi, lo, hi))
     return rows
 
 
@@ -112,7 +112,7 @@ def _rollup(
         return _rollup_per_bucket(conn, rows, sids, lo, hi, step)
     bucket = f"r.t / {step:d}"
     sql = f"SELECT r.sid, {bucket} * {step:d}, {ROLLUP_AGG} {rows} GROUP BY r.sid, {bucket}"
-    return conn.execute(sql, (*sids, lo, hi)).fetchall()
+    return run_sums(conn, sql, (*sids, lo, hi))
 
 
 PER_BUCKET_ROWS = 8
@@ -128,6 +128,6 @@ def _rollup_per_bucket(
     sql = f"SELECT r.sid, {ROLLUP_AGG} {rows} GROUP BY r.sid"
     out: list[Sequence[Any]] = []
     for bucket in range(lo // step * step, hi, step):
-        found = conn.execute(sql, (*sids, max(lo, bucket), min(hi, bucket + step))).fetchall()
+        found = run_sums(conn, sql, (*sids, max(lo, bucket), min(hi, bucket + step)))
         out.extend((sid, bucket, *agg) for sid, *agg in found)
     return out

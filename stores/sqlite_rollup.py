@@ -11,7 +11,7 @@ from stores import sqlite_chunk_io as chunks
 from stores.buckets import HOUR_MS, MINUTE_MS, QUARTER_MS, floor_to
 from stores.sqlite_latest import keep_bodies
 from stores.sqlite_many import execute_rows
-from stores.sqlite_rows import RAW_AGG, ROLLUP_AGG
+from stores.sqlite_rows import RAW_AGG, ROLLUP_AGG, run_sums
 
 DAY_MS = 24 * HOUR_MS
 _I63 = 2**63
@@ -47,7 +47,8 @@ def recompute_minutes(conn: sqlite3.Connection, keys: Iterable[tuple[int, int]])
             f"DELETE FROM m1_fresh WHERE t >= ? AND t < ? AND sid IN ({marks})",  # noqa: S608
             params,
         )
-        conn.execute(
+        run_sums(
+            conn,
             f"INSERT OR REPLACE INTO m1 SELECT sid, ts / {MINUTE_MS} * {MINUTE_MS}, {RAW_AGG} "  # noqa: S608
             f"FROM raw WHERE ts >= ? AND ts < ? AND sid IN ({marks}) "
             f"GROUP BY sid, ts / {MINUTE_MS}",
@@ -207,13 +208,15 @@ def rollup_hours(conn: sqlite3.Connection, limit: int, now: int) -> int:
     stale = due_hours(conn, now, limit)
     for t in stale:
         fold_fresh(conn, t, t + HOUR_MS)
-        conn.execute(
+        run_sums(
+            conn,
             f"INSERT OR REPLACE INTO h1 SELECT sid, ?, {ROLLUP_AGG} {_HOUR_OF_ALL} GROUP BY sid",
             (t, t, t + HOUR_MS),
         )
         # A quarter only ever gains minutes (m1 rows are replaced, never deleted, while live),
         # so replacing the quarters that have minutes leaves no stale row behind.
-        conn.execute(
+        run_sums(
+            conn,
             f"INSERT OR REPLACE INTO m15 SELECT sid, t / {QUARTER_MS:d} * {QUARTER_MS:d}, "
             f"{ROLLUP_AGG} {_HOUR_OF_ALL} GROUP BY sid, t / {QUARTER_MS:d}",
             (t, t + HOUR_MS),

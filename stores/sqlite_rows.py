@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any
@@ -69,6 +70,24 @@ ROLLUP_AGG = """
     sum(rx_rate_sum), sum(rx_rate_n), max(rx_rate_max),
     sum(tx_rate_sum), sum(tx_rate_n), max(tx_rate_max)
 """
+
+
+def run_sums(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[Any]:
+    """Run a statement of RAW_AGG or ROLLUP_AGG sums and fetch its rows (none for an INSERT).
+
+    SQLite's sum() raises "integer overflow" past 2**63 - 1. No link moves that much, but the
+    schema allows deltas up to 2**64 - 1, and one publisher sending a few such samples would
+    otherwise make every rollup of their hour fail (and maintain() retries the oldest stale
+    hour first, so no later hour would be rolled up either) and every read over them fail.
+    Then the statement runs again with total(): those sums come back as floats, exact below
+    2**53. A failed statement leaves nothing behind, so running it again is safe.
+    """
+    try:
+        return conn.execute(sql, params).fetchall()
+    except sqlite3.OperationalError as exc:
+        if "integer overflow" not in str(exc):
+            raise
+    return conn.execute(sql.replace("sum(", "total("), params).fetchall()
 
 
 def enc(value: int) -> int:

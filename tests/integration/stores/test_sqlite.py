@@ -207,6 +207,28 @@ def test_deltas_adding_up_past_64_bits_in_a_minute_reject_the_batch(store: Sqlit
     with pytest.raises(BatchRejected, match=r"too large|overflow"):
         store.write_batch([s(0, delta=big), s(10, delta=big)])
     assert store.latest(HOST) == []
+    store.write_batch([s(0, delta=big)])
+    store.write_batch([s(10, delta=big)])
+    assert [b.rx_bytes for b in store.series(HOST, "eth0", at(0), at(60), MINUTE).total] == [2**63]
+
+
+def test_deltas_adding_up_past_64_bits_stop_no_rollup_or_read(store: SqliteStore) -> None:
+    # Valid samples (no link moves 2**62 bytes, but the schema allows it) whose deltas add up
+    # past SQLite's integer sum() in an hour, in a minute recomputed on a redelivery, and in
+    # reads: those sums become floats instead of errors, and other hosts are rolled up too.
+    big = {"rx_bytes": 2**62}
+    store.write_batch([s(0, delta={"rx_bytes": 2**63 - 1}), s(0, host="other")])
+    store.write_batch([s(10)])
+    store.write_batch([s(10)])  # a redelivery: its minute is recomputed from raw rows
+    store.write_batch([s(70, delta=big)])
+    store.write_batch([s(130, delta=big)])  # two integer minutes the hour's sum() overflows
+    store.maintain(at(2 * 3600))
+    assert store.backlog() == 0
+    for step in (MINUTE, 15 * MINUTE, HOUR):
+        total = store.series(HOST, "eth0", at(0), at(3600), step).total
+        assert sum(b.rx_bytes for b in total) == pytest.approx(2**64 + 999)
+    assert [b.rx_bytes for b in store.series("other", None, at(0), at(3600), HOUR).total] == [1000]
+    assert len(list(store.samples(HOST, "eth0", at(0), at(3600)))) == 4
 
 
 def test_readers_open_and_read_while_a_writer_holds_the_lock(store: SqliteStore, db: Path) -> None:
