@@ -165,20 +165,20 @@ def fold(accs: dict[int, Acc | AggRow], bucket: int, row: AggRow) -> None:
 def row_bucket(start: datetime, row: Sequence[Any]) -> Bucket:
     """The bucket of a single aggregate row: what Acc().add(row) then .bucket(start) gives."""
     _n, rxb, txb, rxp, txp, err, drp, rxs, rxn, rxm, txs, txn, txm = row
-    # Counts come from INTEGER columns (int or NULL), so `or 0` is Acc's int(x or 0) at a
-    # fraction of the cost; rate sums are REAL.
+    # Counts come from INTEGER columns; a sum past 2**63 - 1 (stores.sqlite_rows.run_sums)
+    # is a float, made an int again here as Acc.add does. Rate sums are REAL.
     return Bucket(
         start,
-        rxb or 0,
-        txb or 0,
+        int(rxb or 0),
+        int(txb or 0),
         float(rxs or 0.0) / rxn if rxn else None,
         float(txs or 0.0) / txn if txn else None,
         None if rxm is None else float(rxm),
         None if txm is None else float(txm),
-        rxp or 0,
-        txp or 0,
-        err or 0,
-        drp or 0,
+        int(rxp or 0),
+        int(txp or 0),
+        int(err or 0),
+        int(drp or 0),
     )
 
 

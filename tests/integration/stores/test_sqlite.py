@@ -227,6 +227,7 @@ def test_deltas_adding_up_past_64_bits_stop_no_rollup_or_read(store: SqliteStore
     for step in (MINUTE, 15 * MINUTE, HOUR):
         total = store.series(HOST, "eth0", at(0), at(3600), step).total
         assert sum(b.rx_bytes for b in total) == pytest.approx(2**64 + 999)
+        assert {type(b.rx_bytes) for b in total} == {int}
     assert [b.rx_bytes for b in store.series("other", None, at(0), at(3600), HOUR).total] == [1000]
     assert len(list(store.samples(HOST, "eth0", at(0), at(3600)))) == 4
 
