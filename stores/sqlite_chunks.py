@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from schemas import COUNTER_NAMES, RATE_NAMES
 from stores.buckets import HOUR_MS
-from stores.sqlite_rows import RAW_COLUMNS
+from stores.sqlite_rows import RAW_COLUMNS, fit, plus
 
 Cols = dict[str, npt.NDArray[Any]]
 """Columns of samples, one array per name of COLUMNS (plus "sid"), all the same length."""
@@ -263,8 +263,8 @@ def aggregate(cols: Cols, step: int) -> list[tuple[Any, ...]]:
     starts = _starts(sid, bucket)
     n = np.diff(np.append(starts, len(sid)))
     sums = {name: _delta_sum(cols, name, starts) for name in DELTA_NAMES[:8]}
-    errors = [(a or 0) + (b or 0) for a, b in zip(*_pair(sums, "errors"), strict=True)]
-    drops = [(a or 0) + (b or 0) for a, b in zip(*_pair(sums, "dropped"), strict=True)]
+    errors = [plus(a or 0, b or 0) for a, b in zip(*_pair(sums, "errors"), strict=True)]
+    drops = [plus(a or 0, b or 0) for a, b in zip(*_pair(sums, "dropped"), strict=True)]
     return list(
         zip(
             sid[starts].tolist(),
@@ -283,19 +283,22 @@ def aggregate(cols: Cols, step: int) -> list[tuple[Any, ...]]:
     )
 
 
-def _pair(sums: dict[str, list[int | None]], what: str) -> tuple[list[int | None], ...]:
+def _pair(
+    sums: dict[str, list[int | float | None]], what: str
+) -> tuple[list[int | float | None], ...]:
     return sums[f"d_rx_{what}"], sums[f"d_tx_{what}"]
 
 
-def _delta_sum(cols: Cols, name: str, starts: npt.NDArray[Any]) -> list[int | None]:
+def _delta_sum(cols: Cols, name: str, starts: npt.NDArray[Any]) -> list[int | float | None]:
     values, nulls = cols[name], cols[NULL + name]
     kept = np.where(nulls | (values >= np.uint64(_I63)), np.uint64(0), values)
     present = np.add.reduceat((~nulls).astype(np.int64), starts)
     top = int(kept.max())
     if top and top * len(kept) >= _I63:
-        # A sum that might not fit 64 bits: Python integers, group by group (never in practice).
+        # A sum that might not fit 64 bits: Python integers, group by group (never in practice),
+        # a float from 2**63 on, as SQL's sums are (stores.sqlite_rows.run_sums).
         bounds = np.append(starts, len(kept)).tolist()
-        exact = [sum(kept[a:b].tolist()) for a, b in pairwise(bounds)]
+        exact: list[int | float] = [fit(sum(kept[a:b].tolist())) for a, b in pairwise(bounds)]
     else:
         exact = np.add.reduceat(kept, starts).tolist()
     return [v if p else None for v, p in zip(exact, present.tolist(), strict=True)]

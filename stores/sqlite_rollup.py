@@ -11,7 +11,7 @@ from stores import sqlite_chunk_io as chunks
 from stores.buckets import HOUR_MS, MINUTE_MS, QUARTER_MS, floor_to
 from stores.sqlite_latest import keep_bodies
 from stores.sqlite_many import execute_rows
-from stores.sqlite_rows import RAW_AGG, ROLLUP_AGG, run_sums
+from stores.sqlite_rows import RAW_AGG, ROLLUP_AGG, fit, plus, run_sums
 
 DAY_MS = 24 * HOUR_MS
 _I63 = 2**63
@@ -120,7 +120,7 @@ def raw_agg(rows: Sequence[tuple[Any, ...]]) -> tuple[Any, ...]:
         rx_b, tx_b, rx_p, tx_p, rx_e, tx_e, rx_d, tx_d = [
             d if d is None or d < _I63 else 0 for d in row[2:10]
         ]
-        return (1, rx_b, tx_b, rx_p, tx_p, (rx_e or 0) + (tx_e or 0), (rx_d or 0) + (tx_d or 0),
+        return (1, rx_b, tx_b, rx_p, tx_p, plus(rx_e or 0, tx_e or 0), plus(rx_d or 0, tx_d or 0),
                 *_one_rate(row[10]), *_one_rate(row[11]))  # fmt: skip
     cols = list(zip(*rows, strict=True))
     rx_b, tx_b, rx_p, tx_p, rx_e, tx_e, rx_d, tx_d = map(_delta_sum, cols[2:10])
@@ -130,21 +130,21 @@ def raw_agg(rows: Sequence[tuple[Any, ...]]) -> tuple[Any, ...]:
         tx_b,
         rx_p,
         tx_p,
-        (rx_e or 0) + (tx_e or 0),
-        (rx_d or 0) + (tx_d or 0),
+        plus(rx_e or 0, tx_e or 0),
+        plus(rx_d or 0, tx_d or 0),
         *_rate_agg(cols[10]),
         *_rate_agg(cols[11]),
     )
 
 
-def _delta_sum(col: Sequence[int | None]) -> int | None:
+def _delta_sum(col: Sequence[int | None]) -> int | float | None:
     # sum(max(d, 0)) over stored values: NULLs skipped, deltas >= 2**63 (stored negative) add 0.
     values = cast(Sequence[int], col) if None not in col else [v for v in col if v is not None]
     if not values:
         return None
     if max(values) < _I63:
-        return sum(values)
-    return sum(v for v in values if v < _I63)
+        return fit(sum(values))
+    return fit(sum(v for v in values if v < _I63))
 
 
 def _one_rate(value: float | None) -> tuple[float | None, int, float | None]:

@@ -72,6 +72,18 @@ ROLLUP_AGG = """
 """
 
 
+def plus(a: int | float, b: int | float) -> int | float:
+    """a + b as SQLite's `+` gives it: the integer, or past 2**63 - 1 the sum of two REALs
+    (RAW_AGG adds the rx and tx errors, and drops, so; an INTEGER column cannot hold more)."""
+    total = a + b
+    return total if total < _I63 else float(a) + float(b)
+
+
+def fit(total: int) -> int | float:
+    """A sum that an INTEGER column cannot hold (2**63 or more) as a float, as run_sums does."""
+    return total if total < _I63 else float(total)
+
+
 def run_sums(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[Any]:
     """Run a statement of RAW_AGG or ROLLUP_AGG sums and fetch its rows (none for an INSERT).
 

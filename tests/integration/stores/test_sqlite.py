@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from stores import BatchRejected, StoreUnavailable, UnsupportedSchema, open_store
+from stores import StoreUnavailable, UnsupportedSchema, open_store
 from stores.sqlite import SqliteStore
 from stores.sqlite_schema import VERSION
 from tests.integration.stores.contract_data import HOST, at, s
@@ -200,16 +200,19 @@ def test_counters_beyond_signed_64_bits(store: SqliteStore) -> None:
     assert store.latest(HOST) == [big]
 
 
-def test_deltas_adding_up_past_64_bits_in_a_minute_reject_the_batch(store: SqliteStore) -> None:
-    # Valid samples (a delta may be up to 2**64 - 1), but a minute's sum must fit m1's
-    # INTEGER: the batch is refused whole (the ingestor then writes it one by one).
+def test_deltas_adding_up_past_64_bits_in_one_batch_are_stored(store: SqliteStore) -> None:
+    # Valid samples (a delta may be up to 2**64 - 1) whose minute sums an INTEGER column
+    # cannot hold: raw rows (two samples), a chunk (twelve) and one sample's rx + tx errors.
+    # The minutes keep such sums as floats, as SQL's own sums do past 2**63 - 1.
     big = {"rx_bytes": 2**62}
-    with pytest.raises(BatchRejected, match=r"too large|overflow"):
-        store.write_batch([s(0, delta=big), s(10, delta=big)])
-    assert store.latest(HOST) == []
-    store.write_batch([s(0, delta=big)])
-    store.write_batch([s(10, delta=big)])
-    assert [b.rx_bytes for b in store.series(HOST, "eth0", at(0), at(60), MINUTE).total] == [2**63]
+    store.write_batch([s(0, delta=big), s(10, delta=big)])
+    store.write_batch([s(60 + 10 * k, "wlan0", delta=big) for k in range(12)])
+    store.write_batch([s(0, "wg0", delta={"rx_errors": 2**63 - 1, "tx_errors": 2**63 - 1})])
+    assert len(list(store.samples(HOST, None, at(0), at(3600)))) == 15
+    minutes = store.series(HOST, None, at(0), at(3600), MINUTE).interfaces
+    assert [b.rx_bytes for b in minutes["eth0"]] == [2**63]
+    assert [b.rx_bytes for b in minutes["wlan0"]] == [6 * 2**62, 6 * 2**62]
+    assert [b.errors for b in minutes["wg0"]] == [pytest.approx(2**64 - 2)]
 
 
 def test_deltas_adding_up_past_64_bits_stop_no_rollup_or_read(store: SqliteStore) -> None:

@@ -108,9 +108,9 @@ def test_aggregates_equal_sql_over_raw_rows(batch: list[InterfaceSample], step: 
                 f"GROUP BY sid, ts / {step} ORDER BY sid, ts / {step}"
             ).fetchall()
         except sqlite3.OperationalError as exc:
-            # Deltas that add up to 2**63 or more in one bucket: SQL has no answer to compare
-            # with (the store refuses such a batch: test_sqlite.py's
-            # test_deltas_adding_up_past_64_bits_in_a_minute_reject_the_batch).
+            # Deltas that add up to 2**63 or more in one bucket: SQL's sum() has no answer to
+            # compare with (the store sums in floats then: test_sqlite.py's
+            # test_deltas_adding_up_past_64_bits_in_one_batch_are_stored).
             assume("integer overflow" not in str(exc))
             raise
     got = aggregate(cols, step)
