@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from operator import attrgetter, itemgetter
@@ -170,8 +170,10 @@ def _block(
     keys = list(zip(values[0], values[1], strict=True))
     metakeys = list(zip(*values[_DELTA_AT + 1 :], strict=True))
     cols: Cols = {
-        "sid": ints("q", _lookup(series, keys, lambda new: ensure(new))),
-        "ts": ints("q", _lookup(times, values[2], lambda new: times.update(_ms(new)))),
+        "sid": ints("q", _lookup(series, keys, ensure)),
+        "ts": ints(
+            "q", _lookup(times, values[2], lambda new: times.update((t, to_ms(t)) for t in new))
+        ),
         "seq": ints("q", values[3]),
         "interval_s": floats(values[4]),
         "meta": ints(
@@ -198,7 +200,3 @@ def _lookup(known: dict[K, int], keys: Sequence[K], add: Callable[[set[K]], obje
     except KeyError:  # new keys: rare after a batch's first block
         add(set(keys) - known.keys())
         return list(map(known.__getitem__, keys))
-
-
-def _ms(times: Iterable[datetime]) -> Iterator[tuple[datetime, int]]:
-    return ((t, to_ms(t)) for t in times)

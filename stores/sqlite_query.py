@@ -19,7 +19,7 @@ from stores.buckets import (
 )
 from stores.sqlite_chunk_io import read_range
 from stores.sqlite_chunks import aggregate
-from stores.sqlite_rows import RAW_AGG, ROLLUP_AGG, run_sums
+from stores.sqlite_rows import RAW_AGG, ROLLUP_AGG, ROLLUP_NAMES, run_sums
 
 Accs = dict[int, dict[int, Acc | AggRow]]
 """sid -> bucket start (ms) -> aggregate (a lone row until a second one is folded in)."""
@@ -58,10 +58,7 @@ def _segment(
     if grain == MINUTE_MS:
         # A minute is its m1 row plus its m1_fresh row (added since its hour's rollup): both
         # are read, and fold() adds up two rows of one bucket.
-        return [
-            *_rollup(conn, "m1", marks, sids, lo, hi, step, ""),
-            *_rollup(conn, "m1_fresh", marks, sids, lo, hi, step, ""),
-        ]
+        return [row for t in MINUTES for row in _rollup(conn, t, marks, sids, lo, hi, step, "")]
     # m15 and h1 rows of a stale hour (not yet rolled up by maintain) come from its minutes.
     # CROSS JOIN keeps dirty_hour (a few rows) outermost: with the range on r.t, SQLite would
     # otherwise walk every m1 row of the range and probe dirty_hour for each.
@@ -70,7 +67,7 @@ def _segment(
         "AND NOT EXISTS (SELECT 1 FROM dirty_hour d WHERE d.t = r.t / 3600000 * 3600000)"
     )
     rows = _rollup(conn, table, marks, sids, lo, hi, step, fresh)
-    for minutes in ("m1", "m1_fresh"):
+    for minutes in MINUTES:
         stale = (
             f"SELECT r.sid, r.t / {step:d} * {step:d}, {ROLLUP_AGG} FROM dirty_hour d "  # noqa: S608
             f"CROSS JOIN {minutes} r ON r.t >= d.t AND r.t < d.t + {HOUR_MS:d} "
@@ -83,11 +80,10 @@ def _segment(
 
 TABLES = {MINUTE_MS: "m1", QUARTER_MS: "m15", HOUR_MS: "h1"}
 """The rollup table of each grain."""
+MINUTES = ("m1", "m1_fresh")
+"""The tables a minute's aggregate is in: its m1 row plus its m1_fresh row."""
 GRAINS = {table: grain for grain, table in TABLES.items()} | {"m1_fresh": MINUTE_MS}
-ROLLUP_COLUMNS = (
-    "r.n, r.rx_bytes, r.tx_bytes, r.rx_packets, r.tx_packets, r.errors, r.drops, "
-    "r.rx_rate_sum, r.rx_rate_n, r.rx_rate_max, r.tx_rate_sum, r.tx_rate_n, r.tx_rate_max"
-)
+ROLLUP_COLUMNS = ", ".join(f"r.{name}" for name in ROLLUP_NAMES)
 """The aggregate columns of a rollup row, in AGG_WIDTH order."""
 
 

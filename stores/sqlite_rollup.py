@@ -11,7 +11,7 @@ from stores import sqlite_chunk_io as chunks
 from stores.buckets import HOUR_MS, MINUTE_MS, QUARTER_MS, floor_to
 from stores.sqlite_latest import keep_bodies
 from stores.sqlite_many import execute_rows
-from stores.sqlite_rows import RAW_AGG, ROLLUP_AGG, fit, plus, run_sums
+from stores.sqlite_rows import RAW_AGG, ROLLUP_AGG, ROLLUP_NAMES, fit, plus, run_sums
 
 DAY_MS = 24 * HOUR_MS
 _I63 = 2**63
@@ -81,10 +81,7 @@ ON CONFLICT (sid, t) DO UPDATE SET
 
 ADD_FRESH = "INSERT INTO m1_fresh"
 """With rows of (sid, minute, RAW_AGG...) and ADD_M1: adds to the minutes (see m1_fresh)."""
-M1_COLUMNS = (
-    "sid, t, n, rx_bytes, tx_bytes, rx_packets, tx_packets, errors, drops, "
-    "rx_rate_sum, rx_rate_n, rx_rate_max, tx_rate_sum, tx_rate_n, tx_rate_max"
-)
+M1_COLUMNS = ", ".join(("sid", "t", *ROLLUP_NAMES))
 
 
 def fold_fresh(conn: sqlite3.Connection, lo: int, hi: int) -> None:

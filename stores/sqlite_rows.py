@@ -71,6 +71,13 @@ ROLLUP_AGG = """
     sum(tx_rate_sum), sum(tx_rate_n), max(tx_rate_max)
 """
 
+ROLLUP_NAMES: tuple[str, ...] = (
+    "n", "rx_bytes", "tx_bytes", "rx_packets", "tx_packets", "errors", "drops",
+    "rx_rate_sum", "rx_rate_n", "rx_rate_max", "tx_rate_sum", "tx_rate_n", "tx_rate_max",
+)  # fmt: skip
+"""The aggregate columns of a rollup row (m1, m1_fresh, m15, h1) after sid and t, in
+ROLLUP_AGG's (and stores.buckets.Acc's) order."""
+
 
 def plus(a: int | float, b: int | float) -> int | float:
     """a + b as SQLite's `+` gives it: the integer, or past 2**63 - 1 the sum of two REALs
