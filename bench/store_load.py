@@ -173,7 +173,14 @@ def main(argv: list[str]) -> int:
             if not args.url:
                 size = sum(p.stat().st_size for p in Path(tmp).glob("bench.db*"))
                 print(f"file size       {size / 1e6:,.0f} MB")
-            for period, iface in (("1h", "eth0"), ("24h", "eth0"), ("30d", "eth0"), ("24h", None)):
+            for period, iface in (
+                ("1h", "eth0"),
+                ("6h", "eth0"),
+                ("24h", "eth0"),
+                ("30d", "eth0"),
+                ("6h", None),
+                ("24h", None),
+            ):
                 print(time_query(store, end, period, iface, args.runs))
         finally:
             store.close()

@@ -6,16 +6,24 @@ from raw rows that have settled (moved, not copied). A raw write whose samples f
 chunk's time range first turns that chunk back into raw rows (explode), and so does the
 recompute of a minute a chunk shares, so redelivery, duplicates and minute recomputes keep
 working on raw rows alone.
+
+A pending chunk (written from a dense batch) has not added its samples to their minutes in
+m1: until raw retention deletes it (settle() adds them to m1 then), they are computed from the
+chunk wherever minutes are read. Turned into raw rows, it adds them to m1_fresh, as a write of
+those rows would have.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from stores.buckets import HOUR_MS, MINUTE_MS, floor_to
 from stores.sqlite_chunks import (
+    AGG_FIELDS,
+    FIELDS,
     Cols,
+    aggregate,
     from_raw_rows,
     pack,
     raw_rows,
@@ -25,18 +33,29 @@ from stores.sqlite_chunks import (
     unpack,
 )
 from stores.sqlite_many import execute_rows
-from stores.sqlite_rows import INSERT_RAW, RAW_LIST, encode_row
+from stores.sqlite_rows import ADD_FRESH, ADD_M1, INSERT_RAW, RAW_LIST, encode_row
 
-_INSERT = "INSERT INTO chunk (sid, t0, t1, n, data)"
-
-
-def write_chunks(conn: sqlite3.Connection, cols: Cols) -> None:
-    """Store columns sorted by (sid, ts) as chunks (one per series and hour)."""
-    execute_rows(conn, _INSERT, pack(cols, runs(cols["sid"], cols["ts"])))
+_INSERT = "INSERT INTO chunk (sid, t0, t1, n, data, pending)"
 
 
-def read_range(conn: sqlite3.Connection, sids: Sequence[int], lo: int, hi: int) -> Cols | None:
-    """Columns of the chunked samples of `sids` in [lo, hi), sorted by (sid, ts); None if none."""
+def write_chunks(conn: sqlite3.Connection, cols: Cols, pending: bool) -> None:
+    """Store columns sorted by (sid, ts) as chunks (one per series and hour); `pending`: their
+    samples are not in their minutes' m1 rows (see the module docstring)."""
+    flag = int(pending)
+    rows = pack(cols, runs(cols["sid"], cols["ts"]))
+    execute_rows(conn, _INSERT, [(*row, flag) for row in rows])
+
+
+def read_range(
+    conn: sqlite3.Connection,
+    sids: Sequence[int],
+    lo: int,
+    hi: int,
+    pending: bool = False,
+    fields: Collection[str] = FIELDS,
+) -> Cols | None:
+    """Columns (`fields`, see unpack()) of the chunked samples of `sids` in [lo, hi), sorted by
+    (sid, ts); None if none. `pending`: of pending chunks only."""
     if not sids:
         return None
     marks = ",".join("?" * len(sids))
@@ -44,16 +63,48 @@ def read_range(conn: sqlite3.Connection, sids: Sequence[int], lo: int, hi: int) 
     # (sid, t0) index bounds the search on both sides.
     found = conn.execute(
         f"SELECT sid, t0, data FROM chunk WHERE sid IN ({marks}) "  # noqa: S608
-        "AND t0 > ? AND t0 < ? AND t1 >= ? ORDER BY sid, t0",
+        f"AND t0 > ? AND t0 < ? AND t1 >= ? {'AND pending' if pending else ''} ORDER BY sid, t0",
         (*sids, lo - HOUR_MS, hi, lo),
     ).fetchall()
-    if not found:
+    cols = _sorted(found, fields)
+    if cols is None:
         return None
-    # Chunks of one series never share a sample, but one made of late rows may span another.
-    cols = sort_by_series(unpack(found))
     ts = cols["ts"]
     inside = (ts >= lo) & (ts < hi)
     return cols if inside.all() else select(cols, inside)
+
+
+def _sorted(
+    found: Sequence[tuple[int, int, bytes]], fields: Collection[str] = AGG_FIELDS
+) -> Cols | None:
+    # Chunks in (sid, t0) order (sorted in Python: ORDER BY copied every blob into a sorter)
+    # are mostly in (sid, ts) order already. Chunks of one series never share a sample, but
+    # one made of late rows may span another.
+    return sort_by_series(unpack(found, fields)) if found else None
+
+
+def pending_in(conn: sqlite3.Connection, lo: int, hi: int) -> Cols | None:
+    """Columns of every series' pending chunks starting in [lo, hi), sorted by (sid, ts)."""
+    found = conn.execute(
+        "SELECT sid, t0, data FROM chunk INDEXED BY chunk_pending "
+        "WHERE pending AND t0 >= ? AND t0 < ?",
+        (lo, hi),
+    ).fetchall()
+    return _sorted(sorted(found))
+
+
+def settle(conn: sqlite3.Connection, before: int) -> None:
+    """Add the samples of the pending chunks that purge(before) deletes to their m1 minutes."""
+    # A chunk spans less than an hour: one ending before `before` starts before it too.
+    found = conn.execute(
+        "SELECT sid, t0, data FROM chunk INDEXED BY chunk_pending "
+        "WHERE pending AND t0 < ? AND t1 < ?",
+        (before, before),
+    ).fetchall()
+    cols = _sorted(sorted(found))
+    if cols is not None:
+        # Straight into m1, in its key order: these hours were rolled up long ago.
+        execute_rows(conn, "INSERT INTO m1", aggregate(cols, MINUTE_MS), ADD_M1)
 
 
 def any_in(conn: sqlite3.Connection, lo: int, hi: int) -> bool:
@@ -84,10 +135,10 @@ def explode(conn: sqlite3.Connection, ranges: dict[int, tuple[int, int]]) -> int
         return 0
     lo, hi = min(a for a, _ in ranges.values()), max(b for _, b in ranges.values())
     hits = [
-        (cid, sid, t0, data)
-        for cid, sid, t0, t1, data in conn.execute(
+        (cid, sid, t0, data, pending)
+        for cid, sid, t0, t1, data, pending in conn.execute(
             # Live writes ask about the last seconds, where no chunk reaches: an empty range.
-            "SELECT id, sid, t0, t1, data FROM chunk INDEXED BY chunk_t1 "
+            "SELECT id, sid, t0, t1, data, pending FROM chunk INDEXED BY chunk_t1 "
             "WHERE t1 >= ? AND t1 <= ? AND t0 <= ?",
             (lo, hi + HOUR_MS, hi),
         )
@@ -95,7 +146,11 @@ def explode(conn: sqlite3.Connection, ranges: dict[int, tuple[int, int]]) -> int
     ]
     if not hits:
         return 0
-    rows = raw_rows(unpack([(sid, t0, data) for _cid, sid, t0, data in hits]))
+    pending = _sorted([(sid, t0, data) for _cid, sid, t0, data, flag in hits if flag])
+    if pending is not None:
+        # As raw rows, their samples count in m1 (m1_fresh), as a raw write would add them.
+        execute_rows(conn, ADD_FRESH, aggregate(pending, MINUTE_MS), ADD_M1)
+    rows = raw_rows(unpack([(sid, t0, data) for _cid, sid, t0, data, _flag in hits]))
     try:
         execute_rows(conn, INSERT_RAW, rows)
     except OverflowError:  # counters of 2**63 and more: stored in two's complement
@@ -152,7 +207,8 @@ def rows_to_chunks(conn: sqlite3.Connection, lo: int, hi: int, most: int) -> Non
         where += " AND sid <= ?"
         args = (lo, hi, upto)
     rows = conn.execute(f"SELECT {RAW_LIST} FROM raw WHERE {where}", args).fetchall()  # noqa: S608
-    write_chunks(conn, sort_by_series(from_raw_rows(rows)))
+    # Their minutes are in m1 already (raw rows add theirs when written).
+    write_chunks(conn, sort_by_series(from_raw_rows(rows)), pending=False)
     conn.execute(f"DELETE FROM raw WHERE {where}", args)  # noqa: S608
 
 
@@ -163,5 +219,7 @@ def oldest_end(conn: sqlite3.Connection) -> int | None:
 
 
 def purge(conn: sqlite3.Connection, before: int) -> None:
-    """Delete chunks whose every sample is older than `before` (one straddling it stays)."""
+    """Delete chunks whose every sample is older than `before` (one straddling it stays),
+    settle()d first."""
+    settle(conn, before)
     conn.execute("DELETE FROM chunk WHERE t1 < ?", (before,))

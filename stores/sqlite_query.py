@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from stores.buckets import (
@@ -18,7 +18,7 @@ from stores.buckets import (
     plan_segments,
 )
 from stores.sqlite_chunk_io import read_range
-from stores.sqlite_chunks import aggregate
+from stores.sqlite_chunks import AGG_FIELDS, aggregate
 from stores.sqlite_rows import RAW_AGG, ROLLUP_AGG, ROLLUP_NAMES, run_sums
 
 Accs = dict[int, dict[int, Acc | AggRow]]
@@ -51,14 +51,15 @@ def _segment(
             f"WHERE ts >= ? AND ts < ? AND sid IN ({marks}) GROUP BY sid, ts / {step:d}"
         )
         rows: list[Sequence[Any]] = run_sums(conn, sql, (lo, hi, *sids))
-        chunked = read_range(conn, sids, lo, hi)
+        chunked = read_range(conn, sids, lo, hi, fields=AGG_FIELDS)
         if chunked is not None:
             rows.extend(aggregate(chunked, step))
         return rows
     if grain == MINUTE_MS:
-        # A minute is its m1 row plus its m1_fresh row (added since its hour's rollup): both
-        # are read, and fold() adds up two rows of one bucket.
-        return [row for t in MINUTES for row in _rollup(conn, t, marks, sids, lo, hi, step, "")]
+        # A minute is its m1 row plus its m1_fresh row (added since its hour's rollup) plus
+        # the samples of pending chunks: all are read, and fold() adds up rows of one bucket.
+        rows = [row for t in MINUTES for row in _rollup(conn, t, marks, sids, lo, hi, step, "")]
+        return rows + _pending(conn, sids, lo, hi, step)
     # m15 and h1 rows of a stale hour (not yet rolled up by maintain) come from its minutes.
     # CROSS JOIN keeps dirty_hour (a few rows) outermost: with the range on r.t, SQLite would
     # otherwise walk every m1 row of the range and probe dirty_hour for each.
@@ -75,7 +76,33 @@ def _segment(
             f"GROUP BY r.sid, r.t / {step:d}"
         )
         rows += run_sums(conn, stale, (*sids, floor_to(lo, HOUR_MS), hi, lo, hi))
+    stale_hours = conn.execute(
+        "SELECT t FROM dirty_hour WHERE t >= ? AND t < ? ORDER BY t", (floor_to(lo, HOUR_MS), hi)
+    )
+    for a, b in _spans(t for (t,) in stale_hours):
+        rows += _pending(conn, sids, max(lo, a), min(hi, b), step)
     return rows
+
+
+def _pending(
+    conn: sqlite3.Connection, sids: Sequence[int], lo: int, hi: int, step: int
+) -> list[Sequence[Any]]:
+    # Samples of pending chunks, which no minute row holds yet (stores.sqlite_chunk_io).
+    found = read_range(conn, sids, lo, hi, pending=True, fields=AGG_FIELDS)
+    return [] if found is None else list(aggregate(found, step))
+
+
+def _spans(hours: Iterable[int]) -> Iterator[tuple[int, int]]:
+    """[start, end) of each run of consecutive hours (ms, ascending)."""
+    lo = hi = None
+    for t in hours:
+        if t != hi:
+            if lo is not None and hi is not None:
+                yield lo, hi
+            lo = t
+        hi = t + HOUR_MS
+    if lo is not None and hi is not None:
+        yield lo, hi
 
 
 TABLES = {MINUTE_MS: "m1", QUARTER_MS: "m15", HOUR_MS: "h1"}

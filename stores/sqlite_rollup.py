@@ -1,4 +1,5 @@
-"""Rollups (1 min from raw; 15 min and 1 h from 1 min) and retention of the SQLite store."""
+"""Rollups (1 min from raw; 15 min from 1 min and pending chunks; 1 h from 15 min) and
+retention of the SQLite store."""
 
 from __future__ import annotations
 
@@ -9,9 +10,19 @@ from typing import Any, cast
 
 from stores import sqlite_chunk_io as chunks
 from stores.buckets import HOUR_MS, MINUTE_MS, QUARTER_MS, floor_to
+from stores.sqlite_chunks import aggregate
 from stores.sqlite_latest import keep_bodies
 from stores.sqlite_many import execute_rows
-from stores.sqlite_rows import RAW_AGG, ROLLUP_AGG, ROLLUP_NAMES, fit, plus, run_sums
+from stores.sqlite_rows import (
+    ADD_FRESH,
+    ADD_M1,
+    RAW_AGG,
+    ROLLUP_AGG,
+    ROLLUP_NAMES,
+    fit,
+    plus,
+    run_sums,
+)
 
 DAY_MS = 24 * HOUR_MS
 _I63 = 2**63
@@ -56,31 +67,6 @@ def recompute_minutes(conn: sqlite3.Connection, keys: Iterable[tuple[int, int]])
         )
 
 
-# Adds per-(sid, minute) aggregates to existing ones (to m1_fresh, or m1_fresh to m1): sums of
-# NULL-able columns stay NULL only when both sides are NULL (SQL's sum() of no values), maxima
-# ignore a NULL side.
-ADD_M1 = """
-ON CONFLICT (sid, t) DO UPDATE SET
-    n = n + excluded.n,
-    rx_bytes = coalesce(rx_bytes + excluded.rx_bytes, rx_bytes, excluded.rx_bytes),
-    tx_bytes = coalesce(tx_bytes + excluded.tx_bytes, tx_bytes, excluded.tx_bytes),
-    rx_packets = coalesce(rx_packets + excluded.rx_packets, rx_packets, excluded.rx_packets),
-    tx_packets = coalesce(tx_packets + excluded.tx_packets, tx_packets, excluded.tx_packets),
-    errors = errors + excluded.errors,
-    drops = drops + excluded.drops,
-    rx_rate_sum = coalesce(rx_rate_sum + excluded.rx_rate_sum, rx_rate_sum, excluded.rx_rate_sum),
-    rx_rate_n = rx_rate_n + excluded.rx_rate_n,
-    rx_rate_max = max(coalesce(rx_rate_max, excluded.rx_rate_max),
-                      coalesce(excluded.rx_rate_max, rx_rate_max)),
-    tx_rate_sum = coalesce(tx_rate_sum + excluded.tx_rate_sum, tx_rate_sum, excluded.tx_rate_sum),
-    tx_rate_n = tx_rate_n + excluded.tx_rate_n,
-    tx_rate_max = max(coalesce(tx_rate_max, excluded.tx_rate_max),
-                      coalesce(excluded.tx_rate_max, tx_rate_max))
-"""
-
-
-ADD_FRESH = "INSERT INTO m1_fresh"
-"""With rows of (sid, minute, RAW_AGG...) and ADD_M1: adds to the minutes (see m1_fresh)."""
 M1_COLUMNS = ", ".join(("sid", "t", *ROLLUP_NAMES))
 
 
@@ -171,13 +157,13 @@ def _runs(touched: dict[int, set[int]]) -> Iterable[tuple[int, int, set[int]]]:
         yield lo, hi, sids
 
 
-def mark_hours(conn: sqlite3.Connection, keys: Iterable[tuple[int, int]]) -> None:
-    """Mark the hours holding the touched (sid, minute)s stale, for rollup_hours() to redo.
+def mark_hours(conn: sqlite3.Connection, times: Iterable[int]) -> None:
+    """Mark the hours holding the times (ms) of touched samples stale, for rollup_hours().
 
     Stale is a property of the hour, not of each series in it: a live batch touches every
     series in the current hour, and marking each (series, hour) cost ~18 % of its write.
     """
-    hours = {minute - minute % HOUR_MS for _sid, minute in keys}
+    hours = {t - t % HOUR_MS for t in times}
     execute_rows(conn, "INSERT OR IGNORE INTO dirty_hour (t)", [(t,) for t in sorted(hours)])
 
 
@@ -202,18 +188,31 @@ def due_hours(conn: sqlite3.Connection, now: int, limit: int = -1) -> list[int]:
 
 def rollup_hours(conn: sqlite3.Connection, limit: int, now: int) -> int:
     """Recompute up to `limit` of the due_hours() (m15 rows of every series from m1, once the
-    hour's m1_fresh rows are in it, then h1 rows from m15); return how many."""
+    hour's m1_fresh rows are in it, plus its pending chunks; then h1 rows from m15); return
+    how many."""
     stale = due_hours(conn, now, limit)
     for t in stale:
         fold_fresh(conn, t, t + HOUR_MS)
-        # A quarter only ever gains minutes (m1 rows are replaced, never deleted, while live),
-        # so replacing the quarters that have minutes leaves no stale row behind.
+        pending = chunks.pending_in(conn, t, t + HOUR_MS)
+        if pending is not None:
+            # The statement below replaces only quarters with minutes in m1: quarters of
+            # pending samples go first, so that adding those below counts them once.
+            conn.execute(
+                "DELETE FROM m15 WHERE sid IN (SELECT sid FROM chunk INDEXED BY chunk_pending "
+                "WHERE pending AND t0 >= ? AND t0 < ?) AND t >= ? AND t < ?",
+                (t, t + HOUR_MS, t, t + HOUR_MS),
+            )
+        # A quarter only ever gains samples (m1 rows are replaced, never deleted, while live;
+        # a pending chunk's samples move into m1), so replacing the quarters that have minutes
+        # leaves no stale row behind.
         run_sums(
             conn,
             f"INSERT OR REPLACE INTO m15 SELECT sid, t / {QUARTER_MS:d} * {QUARTER_MS:d}, "
             f"{ROLLUP_AGG} {_hour_of('m1')} GROUP BY sid, t / {QUARTER_MS:d}",
             (t, t + HOUR_MS),
         )
+        if pending is not None:
+            execute_rows(conn, "INSERT INTO m15", aggregate(pending, QUARTER_MS), ADD_M1)
         # The hour from its four quarters: the same sums (in another order, for the rates'
         # floats) from 4 rows a series instead of 60, 7 -> 2 ms an hour of 200 series.
         run_sums(

@@ -79,6 +79,33 @@ ROLLUP_NAMES: tuple[str, ...] = (
 ROLLUP_AGG's (and stores.buckets.Acc's) order."""
 
 
+# Adds per-(sid, minute) aggregates to existing ones (to m1_fresh, or m1_fresh to m1): sums of
+# NULL-able columns stay NULL only when both sides are NULL (SQL's sum() of no values), maxima
+# ignore a NULL side.
+ADD_M1 = """
+ON CONFLICT (sid, t) DO UPDATE SET
+    n = n + excluded.n,
+    rx_bytes = coalesce(rx_bytes + excluded.rx_bytes, rx_bytes, excluded.rx_bytes),
+    tx_bytes = coalesce(tx_bytes + excluded.tx_bytes, tx_bytes, excluded.tx_bytes),
+    rx_packets = coalesce(rx_packets + excluded.rx_packets, rx_packets, excluded.rx_packets),
+    tx_packets = coalesce(tx_packets + excluded.tx_packets, tx_packets, excluded.tx_packets),
+    errors = errors + excluded.errors,
+    drops = drops + excluded.drops,
+    rx_rate_sum = coalesce(rx_rate_sum + excluded.rx_rate_sum, rx_rate_sum, excluded.rx_rate_sum),
+    rx_rate_n = rx_rate_n + excluded.rx_rate_n,
+    rx_rate_max = max(coalesce(rx_rate_max, excluded.rx_rate_max),
+                      coalesce(excluded.rx_rate_max, rx_rate_max)),
+    tx_rate_sum = coalesce(tx_rate_sum + excluded.tx_rate_sum, tx_rate_sum, excluded.tx_rate_sum),
+    tx_rate_n = tx_rate_n + excluded.tx_rate_n,
+    tx_rate_max = max(coalesce(tx_rate_max, excluded.tx_rate_max),
+                      coalesce(excluded.tx_rate_max, tx_rate_max))
+"""
+
+
+ADD_FRESH = "INSERT INTO m1_fresh"
+"""With rows of (sid, minute, RAW_AGG...) and ADD_M1: adds to the minutes (see m1_fresh)."""
+
+
 def plus(a: int | float, b: int | float) -> int | float:
     """a + b as SQLite's `+` gives it: the integer, or past 2**63 - 1 the sum of two REALs
     (RAW_AGG adds the rx and tx errors, and drops, so; an INTEGER column cannot hold more)."""

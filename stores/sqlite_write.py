@@ -7,17 +7,17 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
 from schemas import AlertState, Cleared, HostStatus, InterfaceSample, encode
 from stores import sqlite_chunk_io as chunks
-from stores.buckets import MINUTE_MS, to_ms
+from stores.buckets import HOUR_MS, MINUTE_MS, to_ms
 from stores.sqlite_chunk_io import write_chunks
-from stores.sqlite_chunks import Cols, aggregate
+from stores.sqlite_chunks import Cols
 from stores.sqlite_dense import split
 from stores.sqlite_latest import IN_RAW
 from stores.sqlite_many import execute_rows
 from stores.sqlite_rollup import (
-    ADD_FRESH,
-    ADD_M1,
     add_minutes,
     horizon,
     mark_hours,
@@ -160,11 +160,10 @@ def _ranges(groups: dict[tuple[int, int], list[tuple[Any, ...]]]) -> dict[int, t
 
 
 def store_dense(conn: sqlite3.Connection, cols: Cols) -> None:
-    """Write chunked samples (new to the store) and add them to their minutes' rollups."""
-    write_chunks(conn, cols)
-    minutes = aggregate(cols, MINUTE_MS)
-    execute_rows(conn, ADD_FRESH, minutes, ADD_M1)
-    mark_hours(conn, ((sid, minute) for sid, minute, *_ in minutes))
+    """Write chunked samples (new to the store) as pending chunks and mark their hours stale."""
+    write_chunks(conn, cols, pending=True)
+    ts = cols["ts"]
+    mark_hours(conn, np.unique(ts - ts % HOUR_MS).tolist())
 
 
 def store_raw(
@@ -204,7 +203,7 @@ def store_raw(
         # Every sample of the minutes recomputed from raw rows must be one.
         chunks.explode(conn, chunks.minutes(ranges))
         recompute_minutes(conn, groups)
-    mark_hours(conn, groups)
+    mark_hours(conn, (minute for _sid, minute in groups))
 
 
 def write_statuses(conn: sqlite3.Connection, statuses: Sequence[HostStatus]) -> None:

@@ -122,23 +122,71 @@ def test_an_hour_still_filling_is_rolled_up_once_it_has_ended(store: SqliteStore
     assert [b.rx_bytes for b in hourly.total] == [60 * 1000, 90 * 1000]
 
 
-def test_minutes_added_after_their_hour_rolled_up_add_to_it(store: SqliteStore, db: Path) -> None:
+def test_minutes_added_after_their_hour_rolled_up_add_to_it(db: Path) -> None:
     # A minute is its m1 row plus what was added to it since (m1_fresh), until maintain()
-    # moves that in: reads see the sum at every grain, before and after.
-    store.write_batch([s(t) for t in range(0, 3600, 20) if t % 60 != 40])
-    store.maintain(at(2 * 3600))
-    store.write_batch([s(t) for t in range(40, 3600, 60)])  # late, into rolled-up minutes
+    # moves that in: reads see the sum at every grain, before and after. Raw rows only
+    # (chunk_min=0): a dense first batch would be a pending chunk, with no m1 rows at all.
+    store = SqliteStore.from_url(f"sqlite:///{db}?chunk_min=0")
+    try:
+        store.write_batch([s(t) for t in range(0, 3600, 20) if t % 60 != 40])
+        store.maintain(at(2 * 3600))
+        store.write_batch([s(t) for t in range(40, 3600, 60)])  # late, into rolled-up minutes
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("SELECT count(*), sum(n) FROM m1_fresh").fetchone() == (60, 60)
+        reads = [store.series(HOST, "eth0", at(0), at(3600), step) for step in (MINUTE, HOUR)]
+        assert {b.rx_bytes for b in reads[0].total} == {3 * 1000}
+        assert [b.rx_bytes for b in reads[1].total] == [180 * 1000]
+        store.maintain(at(2 * 3600))
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("SELECT count(*) FROM m1_fresh").fetchone() == (0,)
+            assert conn.execute("SELECT count(*), sum(n) FROM m1").fetchone() == (60, 180)
+        again = [store.series(HOST, "eth0", at(0), at(3600), step) for step in (MINUTE, HOUR)]
+        assert again == reads
+    finally:
+        store.close()
+
+
+def _minute_rows(db: Path) -> tuple[tuple[int, int], tuple[int, int], int]:
+    """(count, sum(n)) of m1 and of m1_fresh, and how many chunks are pending."""
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT count(*), sum(n) FROM m1_fresh").fetchone() == (60, 60)
-    reads = [store.series(HOST, "eth0", at(0), at(3600), step) for step in (MINUTE, HOUR)]
-    assert {b.rx_bytes for b in reads[0].total} == {3 * 1000}
-    assert [b.rx_bytes for b in reads[1].total] == [180 * 1000]
-    store.maintain(at(2 * 3600))
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT count(*) FROM m1_fresh").fetchone() == (0,)
-        assert conn.execute("SELECT count(*), sum(n) FROM m1").fetchone() == (60, 180)
-    again = [store.series(HOST, "eth0", at(0), at(3600), step) for step in (MINUTE, HOUR)]
-    assert again == reads
+        m1 = conn.execute("SELECT count(*), coalesce(sum(n), 0) FROM m1").fetchone()
+        fresh = conn.execute("SELECT count(*), coalesce(sum(n), 0) FROM m1_fresh").fetchone()
+        pending = conn.execute("SELECT count(*) FROM chunk WHERE pending").fetchone()[0]
+    return m1, fresh, pending
+
+
+def test_a_dense_batch_adds_to_its_minutes_only_when_its_chunk_goes(db: Path) -> None:
+    # A pending chunk's samples are in no minute row: reads of every grain compute them
+    # from the chunk, before and after maintain() rolls the hour up; a raw write into the
+    # chunk's range adds them to m1_fresh; raw retention adds the rest to m1.
+    url = f"sqlite:///{db}?retention_raw=1d&retention_1m=3d&retention_1h=10d"
+    store = SqliteStore.from_url(url)
+    grains = (timedelta(seconds=20), MINUTE, 5 * MINUTE, 15 * MINUTE, HOUR, 2 * HOUR)
+
+    def reads() -> list[list[int]]:
+        found = [store.series(HOST, "eth0", at(0), at(2 * 3600), g).total for g in grains]
+        return [[b.rx_bytes for b in buckets] for buckets in found]
+
+    try:
+        store.write_batch([s(t) for t in range(0, 2 * 3600, 20) if t % 60 != 40])
+        assert _minute_rows(db) == ((0, 0), (0, 0), 2)
+        before = reads()
+        assert [sum(r) for r in before] == [240 * 1000] * len(grains)
+        store.maintain(at(3 * 3600))
+        assert store.backlog() == 0
+        assert reads() == before
+        store.write_batch([s(t) for t in range(40, 3600, 60)])  # into the first chunk's range
+        assert _minute_rows(db) == ((0, 0), (60, 180), 1)
+        late = reads()
+        assert [sum(r) for r in late] == [300 * 1000] * len(grains)
+        store.maintain(at(3 * 3600))
+        assert _minute_rows(db) == ((60, 180), (0, 0), 1)
+        assert reads() == late
+        store.maintain(at(2 * 86400))  # past raw retention: the second hour's chunk goes
+        assert _minute_rows(db) == ((120, 300), (0, 0), 0)
+        assert reads()[1:] == late[1:]  # all but the 20 s one (raw) come from rollups
+    finally:
+        store.close()
 
 
 def test_retention_drops_raw_but_rollups_keep_history(db: Path) -> None:

@@ -12,6 +12,7 @@ import pytest
 from schemas import InterfaceSample
 from stores.buckets import MINUTE_MS
 from stores.sqlite import SqliteStore
+from stores.sqlite_chunk_io import settle
 from stores.sqlite_chunks import raw_rows, unpack
 from stores.sqlite_many import execute_rows
 from stores.sqlite_rollup import fold_fresh, raw_agg
@@ -49,12 +50,16 @@ def all_raw(conn: sqlite3.Connection) -> None:
 
 
 def m1_rows(db: Path, recompute: bool) -> list[Row]:
-    """m1 as stored (its m1_fresh rows moved in first, as maintain() does), or as a
-    from-scratch recompute from every stored sample would make it."""
+    """m1 as stored (its m1_fresh rows moved in first, as maintain() does, and the samples of
+    pending chunks added, as retention does; then rolled back), or as a from-scratch
+    recompute from every stored sample would make it."""
     with sqlite3.connect(db) as conn:
         if not recompute:
             fold_fresh(conn, -(2**62), 2**62)
-            return conn.execute("SELECT * FROM m1 ORDER BY sid, t").fetchall()
+            settle(conn, 2**62)
+            found = conn.execute("SELECT * FROM m1 ORDER BY sid, t").fetchall()
+            conn.rollback()
+            return found
         all_raw(conn)
         return conn.execute(
             f"SELECT sid, ts / {MINUTE_MS} * {MINUTE_MS}, {RAW_AGG} FROM every "
@@ -135,8 +140,7 @@ def test_all_null_deltas_and_rates(store: SqliteStore, db: Path) -> None:
     store.write_batch([*minute(60, rx=None), s(120, delta={})])
     store.write_batch([s(130, rx=None, tx=None)])
     assert_m1_exact(db, 26)
-    with sqlite3.connect(db) as conn:
-        first = conn.execute("SELECT * FROM m1 ORDER BY t, sid LIMIT 1").fetchone()
+    first = min(m1_rows(db, False), key=lambda row: (row[1], row[0]))
     assert first[3:] == (None, None, None, None, 0, 0, None, 0, None, None, 0, None)
 
 
