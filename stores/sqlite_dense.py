@@ -133,9 +133,10 @@ def _refused(conn: sqlite3.Connection, cols: Cols, oldest: int) -> set[int]:
     return bad
 
 
-_BLOCK = 256
-"""Samples read at a time: every field of a block while its models are still in the CPU's
-cache (one pass per field over a whole batch missed the cache on nearly every model)."""
+_BLOCK = 1024
+"""Samples read at a time: every field of a model in one pass (one pass per field over a
+whole batch missed the cache on nearly every model), then a block's tuples turned into
+columns. 1,024 against 256: 1.46 against 1.72 us a sample (fewer per-block conversions)."""
 
 
 def _columns(
