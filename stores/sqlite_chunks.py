@@ -280,19 +280,14 @@ def aggregate(cols: Cols, step: int) -> list[tuple[Any, ...]]:
     starts = _starts(sid, bucket)
     n = np.diff(np.append(starts, len(sid)))
     sums = {name: _delta_sum(cols, name, starts) for name in DELTA_NAMES[:8]}
-    errors = [plus(a or 0, b or 0) for a, b in zip(*_pair(sums, "errors"), strict=True)]
-    drops = [plus(a or 0, b or 0) for a, b in zip(*_pair(sums, "dropped"), strict=True)]
     return list(
         zip(
             sid[starts].tolist(),
             bucket[starts].tolist(),
             n.tolist(),
-            sums["d_rx_bytes"],
-            sums["d_tx_bytes"],
-            sums["d_rx_packets"],
-            sums["d_tx_packets"],
-            errors,
-            drops,
+            *(_nullable(*sums[f"d_{name}"]) for name in COUNTER_NAMES[:4]),
+            _both(sums["d_rx_errors"][0], sums["d_tx_errors"][0]),
+            _both(sums["d_rx_dropped"][0], sums["d_tx_dropped"][0]),
             *_rate_agg(cols["rx_bytes_per_sec"], starts),
             *_rate_agg(cols["tx_bytes_per_sec"], starts),
             strict=True,
@@ -300,34 +295,52 @@ def aggregate(cols: Cols, step: int) -> list[tuple[Any, ...]]:
     )
 
 
-def _pair(
-    sums: dict[str, list[int | float | None]], what: str
-) -> tuple[list[int | float | None], ...]:
-    return sums[f"d_rx_{what}"], sums[f"d_tx_{what}"]
+Sums = npt.NDArray[np.uint64] | list[int | float]
+"""Per-bucket sums: an array while every sum fits 63 bits for sure, else Python numbers."""
 
 
-def _delta_sum(cols: Cols, name: str, starts: npt.NDArray[Any]) -> list[int | float | None]:
+def _delta_sum(cols: Cols, name: str, starts: npt.NDArray[Any]) -> tuple[Sums, npt.NDArray[Any]]:
+    """Per bucket: the sum of its non-null deltas below 2**63 (0 for none), and whether it
+    had any non-null delta."""
     values, nulls = cols[name], cols[NULL + name]
     kept = np.where(nulls | (values >= np.uint64(_I63)), np.uint64(0), values)
-    present = np.add.reduceat((~nulls).astype(np.int64), starts)
+    present = np.add.reduceat((~nulls).astype(np.int64), starts) > 0
     top = int(kept.max())
     if top and top * len(kept) >= _I63:
         # A sum that might not fit 64 bits: Python integers, group by group (never in practice),
         # a float from 2**63 on, as SQL's sums are (stores.sqlite_rows.run_sums).
         bounds = np.append(starts, len(kept)).tolist()
-        exact: list[int | float] = [fit(sum(kept[a:b].tolist())) for a, b in pairwise(bounds)]
-    else:
-        exact = np.add.reduceat(kept, starts).tolist()
-    return [v if p else None for v, p in zip(exact, present.tolist(), strict=True)]
+        return [fit(sum(kept[a:b].tolist())) for a, b in pairwise(bounds)], present
+    return np.add.reduceat(kept, starts), present
+
+
+def _nullable(sums: Sums, present: npt.NDArray[Any]) -> list[int | float | None]:
+    """The sums, None for a bucket without any non-null delta (SQL's sum() of no values)."""
+    values: list[int | float] = sums.tolist() if isinstance(sums, np.ndarray) else sums
+    if present.all():  # the common case: no per-bucket pass
+        return cast(list[int | float | None], values)
+    return [v if p else None for v, p in zip(values, present.tolist(), strict=True)]
+
+
+def _both(rx: Sums, tx: Sums) -> list[int | float]:
+    """rx + tx per bucket, as SQLite's `+` of the two sums gives it (RAW_AGG's errors, drops)."""
+    if isinstance(rx, np.ndarray) and isinstance(tx, np.ndarray):
+        total = rx + tx  # each below 2**63, so no wrap in 64 bits
+        if not len(total) or int(total.max()) < _I63:
+            return cast(list[int | float], total.tolist())
+    return [plus(a, b) for a, b in zip(list(rx), list(tx), strict=True)]
 
 
 def _rate_agg(
     rates: npt.NDArray[np.float64], starts: npt.NDArray[Any]
 ) -> tuple[list[float | None], list[int], list[float | None]]:
     nulls = np.isnan(rates)
-    count = np.add.reduceat((~nulls).astype(np.int64), starts).tolist()
+    counts = np.add.reduceat((~nulls).astype(np.int64), starts)
     total = np.add.reduceat(np.where(nulls, 0.0, rates), starts).tolist()
     top = np.maximum.reduceat(np.where(nulls, -np.inf, rates), starts).tolist()
+    count = counts.tolist()
+    if counts.all():
+        return total, count, top
     return (
         [t if c else None for t, c in zip(total, count, strict=True)],
         count,
