@@ -78,7 +78,7 @@ def _segment(
         rows += run_sums(conn, stale, (*sids, floor_to(lo, HOUR_MS), hi, lo, hi))
     stale_hours = conn.execute(
         "SELECT t FROM dirty_hour WHERE t >= ? AND t < ? ORDER BY t", (floor_to(lo, HOUR_MS), hi)
-    )
+    ).fetchall()
     for a, b in _spans(t for (t,) in stale_hours):
         rows += _pending(conn, sids, max(lo, a), min(hi, b), step)
     return rows
