@@ -18,6 +18,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Collection, Sequence
 
+import numpy as np
+
 from stores.buckets import HOUR_MS, MINUTE_MS, floor_to
 from stores.sqlite_chunks import (
     AGG_FIELDS,
@@ -74,9 +76,7 @@ def read_range(
     return cols if inside.all() else select(cols, inside)
 
 
-def _sorted(
-    found: Sequence[tuple[int, int, bytes]], fields: Collection[str] = AGG_FIELDS
-) -> Cols | None:
+def _sorted(found: Sequence[tuple[int, int, bytes]], fields: Collection[str]) -> Cols | None:
     # Chunks in (sid, t0) order (sorted in Python: ORDER BY copied every blob into a sorter)
     # are mostly in (sid, ts) order already. Chunks of one series never share a sample, but
     # one made of late rows may span another.
@@ -90,7 +90,7 @@ def pending_in(conn: sqlite3.Connection, lo: int, hi: int) -> Cols | None:
         "WHERE pending AND t0 >= ? AND t0 < ?",
         (lo, hi),
     ).fetchall()
-    return _sorted(sorted(found))
+    return _sorted(sorted(found), AGG_FIELDS)
 
 
 def settle(conn: sqlite3.Connection, before: int) -> None:
@@ -101,7 +101,7 @@ def settle(conn: sqlite3.Connection, before: int) -> None:
         "WHERE pending AND t0 < ? AND t1 < ?",
         (before, before),
     ).fetchall()
-    cols = _sorted(sorted(found))
+    cols = _sorted(sorted(found), AGG_FIELDS)
     if cols is not None:
         # Straight into m1, in its key order: these hours were rolled up long ago.
         execute_rows(conn, "INSERT INTO m1", aggregate(cols, MINUTE_MS), ADD_M1)
@@ -135,10 +135,10 @@ def explode(conn: sqlite3.Connection, ranges: dict[int, tuple[int, int]]) -> int
         return 0
     lo, hi = min(a for a, _ in ranges.values()), max(b for _, b in ranges.values())
     hits = [
-        (cid, sid, t0, data, pending)
-        for cid, sid, t0, t1, data, pending in conn.execute(
+        (cid, sid, t0, n, data, pending)
+        for cid, sid, t0, t1, n, data, pending in conn.execute(
             # Live writes ask about the last seconds, where no chunk reaches: an empty range.
-            "SELECT id, sid, t0, t1, data, pending FROM chunk INDEXED BY chunk_t1 "
+            "SELECT id, sid, t0, t1, n, data, pending FROM chunk INDEXED BY chunk_t1 "
             "WHERE t1 >= ? AND t1 <= ? AND t0 <= ?",
             (lo, hi + HOUR_MS, hi),
         )
@@ -146,11 +146,13 @@ def explode(conn: sqlite3.Connection, ranges: dict[int, tuple[int, int]]) -> int
     ]
     if not hits:
         return 0
-    pending = _sorted([(sid, t0, data) for _cid, sid, t0, data, flag in hits if flag])
-    if pending is not None:
+    cols = unpack([(sid, t0, data) for _cid, sid, t0, _n, data, _flag in hits])
+    pending = np.repeat([bool(h[5]) for h in hits], [h[3] for h in hits])
+    if pending.any():
         # As raw rows, their samples count in m1 (m1_fresh), as a raw write would add them.
-        execute_rows(conn, ADD_FRESH, aggregate(pending, MINUTE_MS), ADD_M1)
-    rows = raw_rows(unpack([(sid, t0, data) for _cid, sid, t0, data, _flag in hits]))
+        mine = sort_by_series(select(cols, pending))
+        execute_rows(conn, ADD_FRESH, aggregate(mine, MINUTE_MS), ADD_M1)
+    rows = raw_rows(cols)
     try:
         execute_rows(conn, INSERT_RAW, rows)
     except OverflowError:  # counters of 2**63 and more: stored in two's complement

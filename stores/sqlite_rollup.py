@@ -8,6 +8,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+import numpy as np
+
 from stores import sqlite_chunk_io as chunks
 from stores.buckets import HOUR_MS, MINUTE_MS, QUARTER_MS, floor_to
 from stores.sqlite_chunks import aggregate
@@ -197,10 +199,9 @@ def rollup_hours(conn: sqlite3.Connection, limit: int, now: int) -> int:
         if pending is not None:
             # The statement below replaces only quarters with minutes in m1: quarters of
             # pending samples go first, so that adding those below counts them once.
-            conn.execute(
-                "DELETE FROM m15 WHERE sid IN (SELECT sid FROM chunk INDEXED BY chunk_pending "
-                "WHERE pending AND t0 >= ? AND t0 < ?) AND t >= ? AND t < ?",
-                (t, t + HOUR_MS, t, t + HOUR_MS),
+            conn.executemany(
+                "DELETE FROM m15 WHERE sid = ? AND t >= ? AND t < ?",
+                [(sid, t, t + HOUR_MS) for sid in np.unique(pending["sid"]).tolist()],
             )
         # A quarter only ever gains samples (m1 rows are replaced, never deleted, while live;
         # a pending chunk's samples move into m1), so replacing the quarters that have minutes

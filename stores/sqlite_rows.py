@@ -79,9 +79,10 @@ ROLLUP_NAMES: tuple[str, ...] = (
 ROLLUP_AGG's (and stores.buckets.Acc's) order."""
 
 
-# Adds per-(sid, minute) aggregates to existing ones (to m1_fresh, or m1_fresh to m1): sums of
-# NULL-able columns stay NULL only when both sides are NULL (SQL's sum() of no values), maxima
-# ignore a NULL side.
+# Adds rollup rows to the rows of the same (sid, t) in a rollup table (a batch's minutes to
+# m1_fresh, m1_fresh or settled pending chunks to m1, pending chunks' quarters to m15): sums
+# of NULL-able columns stay NULL only when both sides are NULL (SQL's sum() of no values),
+# maxima ignore a NULL side.
 ADD_M1 = """
 ON CONFLICT (sid, t) DO UPDATE SET
     n = n + excluded.n,

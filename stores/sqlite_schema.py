@@ -141,7 +141,7 @@ CREATE INDEX chunk_t1 ON chunk (t1)
 
 _M1_FRESH = f"""
 -- Minute aggregates added since maintain() last rolled their hour up; a minute is its m1 row
--- plus its m1_fresh row (stores/sqlite_rollup.py ADD_M1 adds two rows up). Keyed (t, sid), so
+-- plus its m1_fresh row (stores/sqlite_rows.py ADD_M1 adds two rows up). Keyed (t, sid), so
 -- a batch appends at the right edge: added to m1 (sid, t) directly, each batch of a bulk load
 -- rewrote and split a leaf page of every series, two thirds of the WAL it wrote. maintain()
 -- moves an hour's rows into m1 when it rolls the hour up. Older versions would not see these

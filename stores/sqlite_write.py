@@ -11,18 +11,13 @@ import numpy as np
 
 from schemas import AlertState, Cleared, HostStatus, InterfaceSample, encode
 from stores import sqlite_chunk_io as chunks
-from stores.buckets import HOUR_MS, MINUTE_MS, to_ms
+from stores.buckets import MINUTE_MS, to_ms
 from stores.sqlite_chunk_io import write_chunks
 from stores.sqlite_chunks import Cols
 from stores.sqlite_dense import split
 from stores.sqlite_latest import IN_RAW
 from stores.sqlite_many import execute_rows
-from stores.sqlite_rollup import (
-    add_minutes,
-    horizon,
-    mark_hours,
-    recompute_minutes,
-)
+from stores.sqlite_rollup import add_minutes, horizon, mark_hours, recompute_minutes
 from stores.sqlite_rows import (
     INSERT_RAW,
     REPLACE_RAW,
@@ -162,8 +157,7 @@ def _ranges(groups: dict[tuple[int, int], list[tuple[Any, ...]]]) -> dict[int, t
 def store_dense(conn: sqlite3.Connection, cols: Cols) -> None:
     """Write chunked samples (new to the store) as pending chunks and mark their hours stale."""
     write_chunks(conn, cols, pending=True)
-    ts = cols["ts"]
-    mark_hours(conn, np.unique(ts - ts % HOUR_MS).tolist())
+    mark_hours(conn, np.unique(cols["ts"]).tolist())
 
 
 def store_raw(
