@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
+from publisher.linkevents import LinkEvents
 from publisher.links import (
     DetailsSource,
     LinkDetails,
@@ -167,15 +168,22 @@ class Collector:
     `flags` when operstate is `unknown`). Speed, MTU, MAC and kind change only with a link event,
     so they are re-read when operstate or ifindex changes, and at least every
     DETAILS_REFRESH_CYCLES cycles (an MTU changed on a link that stays up shows then).
+
+    With `link_events` (the kernel's link change notices), a link is read again only when a
+    notice names it (all of it, details too), and its state in turn every STATE_REFRESH_CYCLES
+    cycles: should notices stop coming (a sandbox that drops them), a change of state still
+    shows within that many cycles.
     """
 
     DETAILS_REFRESH_CYCLES = 60
+    STATE_REFRESH_CYCLES = 10
 
     def __init__(
         self,
         proc_root: str | Path = "/proc",
         sys_root: str | Path = "/sys",
         interface_filter: InterfaceFilter | None = None,
+        link_events: LinkEvents | None = None,
     ) -> None:
         self.proc_root = str(proc_root)
         self.sys_root = str(sys_root)
@@ -190,6 +198,7 @@ class Collector:
         self._selected: dict[str, bool] = {}  # self.wanted's answers
         # name -> its last link state and reading: the same state gives the same facts
         self._last: dict[str, tuple[LinkState, InterfaceReading]] = {}
+        self._events = link_events
 
     def _cached_details(
         self, name: str, ifindex: int | None, oper_state: OperState | None
@@ -214,6 +223,10 @@ class Collector:
         if self._cycles % self.DETAILS_REFRESH_CYCLES == 0:
             self._details.clear()  # picks up a changed MTU or MAC; bounds the cache as links churn
             self._last.clear()
+        # Notices first: a change announced after this is read again next cycle.
+        events = self._events is not None
+        changed = self._events.changed() if self._events is not None else None
+        turn = self._cycles % self.STATE_REFRESH_CYCLES
         rows, warnings = read_net_dev(self.proc_root, self._lines)
         self._warn_new(warnings)
         if rows.keys() != self._names:
@@ -223,12 +236,18 @@ class Collector:
                 self._selected.clear()
         last, self._last = self._last, {}
         readings = []
-        for name, values in rows.items():
+        for position, (name, values) in enumerate(rows.items()):
             selected = self._selected.get(name)
             if selected is None:
                 selected = self._selected[name] = self.wanted(name)
             if selected:
-                readings.append(self._read(name, values, last.get(name)))
+                if events and (changed is None or name in changed):
+                    # A notice (or lost ones) may mean a new MTU or address: read all again.
+                    self._details.pop(name, None)
+                    readings.append(self._read(name, values, None))
+                else:
+                    reread = not events or position % self.STATE_REFRESH_CYCLES == turn
+                    readings.append(self._read(name, values, last.get(name), reread))
         return readings
 
     def _read(
@@ -236,9 +255,11 @@ class Collector:
         name: str,
         counters: NetDevCounters,
         last: tuple[LinkState, InterfaceReading] | None,
+        reread: bool = True,
     ) -> InterfaceReading:
-        """Read a link; its facts are the last reading's if it reads the same state."""
-        state = read_link_state(self._files, name)
+        """Read a link; its facts are the last reading's if it reads the same state (or if
+        its state is not to be read again: no notice named it)."""
+        state = last[0] if last is not None and not reread else read_link_state(self._files, name)
         if last is not None and last[0] == state:  # details cached for it, facts unchanged
             reading = last[1]
             if reading.counters is counters:  # an idle link: all as last cycle
@@ -251,8 +272,10 @@ class Collector:
         return reading
 
     def close(self) -> None:
-        """Close the sysfs files kept open."""
+        """Close the sysfs files kept open, and the link notices."""
         self._files.close()
+        if self._events is not None:
+            self._events.close()
 
     def boot_id(self) -> str:
         """The boot id, or a constant placeholder (reboots then show only as counter resets)."""
