@@ -226,8 +226,8 @@ class Collector:
             self._details.clear()  # picks up a changed MTU or MAC; bounds the cache as links churn
             self._last.clear()
         # Notices first: a change announced after this is read again next cycle.
+        changed = self._notices()
         events = self._events is not None
-        changed = self._events.changed() if self._events is not None else None
         turn = self._cycles % self.STATE_REFRESH_CYCLES
         rows, warnings = read_net_dev(self.proc_root, self._lines)
         self._warn_new(warnings)
@@ -251,6 +251,18 @@ class Collector:
                     reread = not events or position % self.STATE_REFRESH_CYCLES == turn
                     readings.append(self._read(name, values, last.get(name), reread))
         return readings
+
+    def _notices(self) -> set[str] | None:
+        """The links named by notices since the last cycle (None: all, or no notices)."""
+        if self._events is None:
+            return None
+        try:
+            return self._events.changed()
+        except OSError as exc:  # the socket failed: read every link every cycle from now on
+            log.warning("link notices failed (%s): every link is read every cycle now", exc)
+            self._events.close()
+            self._events = None
+            return None
 
     def _read(
         self,

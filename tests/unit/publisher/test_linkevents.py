@@ -112,3 +112,21 @@ def test_every_link_is_still_read_in_its_turn(host: FakeHost) -> None:
     seen = [states(collector) for _ in range(Collector.STATE_REFRESH_CYCLES)]
     assert seen[-1] == {"eth0": False, "eth1": False, "eth2": False}
     assert seen[0] != seen[-1]  # the links were not all read at once
+
+
+class FailingNotices(Notices):
+    def changed(self) -> set[str] | None:
+        raise OSError(9, "Bad file descriptor")
+
+
+def test_a_failing_notice_socket_makes_every_link_read_every_cycle(
+    host: FakeHost, caplog: pytest.LogCaptureFixture
+) -> None:
+    notices = FailingNotices()
+    collector = Collector(host.proc, host.sys, InterfaceFilter(), notices)  # type: ignore[arg-type]
+    collector.STATE_REFRESH_CYCLES = 1000
+    states(collector)
+    host.set_link("eth0", operstate="down")
+    assert states(collector)["eth0"] is False
+    assert notices.closed
+    assert "link notices failed" in caplog.text
