@@ -13,10 +13,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from publisher.alerts import AlertEvaluator, AlertPublisher, Override, Thresholds
-from publisher.collect import Collector, InterfaceFilter
+from publisher.collect import Collector, InterfaceFilter, link_notices
 from publisher.ha import HaSettings, HomeAssistantDiscovery
 from publisher.ha_keys import IfaceInfos
-from publisher.linkevents import LinkEvents
 from publisher.mqtt import LinkOptions, MqttLink
 from publisher.service import LoopOptions, Publisher, Transport
 from publisher.settings import PublisherSettings, load_settings
@@ -143,15 +142,11 @@ def _settings(argv: list[str]) -> PublisherSettings:
 def build_publisher(settings: PublisherSettings) -> Publisher:
     """Assemble collector, spool, MQTT link and loop from the settings."""
     scheme = TopicScheme(settings.topic_prefix)
-    # The kernel's link notices are of this process's network namespace: the one our own
-    # /proc and /sys show, not a tree mounted from elsewhere.
-    own = os.path.realpath(settings.proc_root) == "/proc"
-    own = own and os.path.realpath(settings.sys_root) == "/sys"
     collector = Collector(
         settings.proc_root,
         settings.sys_root,
         InterfaceFilter(settings.include, settings.exclude),
-        link_events=LinkEvents.open() if own else None,
+        link_events=link_notices(settings.proc_root, settings.sys_root),
     )
     spool = Spool(settings.spool, int(settings.spool_max_mb * 2**20), sync=settings.spool_sync)
     loop = LoopOptions(

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
-from publisher.linkevents import LinkEvents
+from publisher.linkevents import LinkEvents, dump_links
 from publisher.links import (
     DetailsSource,
     LinkDetails,
@@ -159,6 +159,36 @@ def get_network_interfaces(
     wanted = InterfaceFilter(include, exclude)
     files = LinkFiles(str(sys_root), keep=False)
     return [read_interface(sys_root, n, v, files=files) for n, v in rows.items() if wanted(n)]
+
+
+def link_notices(proc_root: str | Path, sys_root: str | Path) -> LinkEvents | None:
+    """The kernel's link notices, if the trees read show this process's network namespace.
+
+    The notices are of the namespace this process is in. `{proc_root}/net/dev` and
+    `{sys_root}/class/net` must list its links under the same names and ifindexes. That holds
+    for our own /proc and /sys, and for a host's trees mounted into a container on the host's
+    network, such as the DaemonSet's `/host/proc`. It does not hold for a fake tree.
+    """
+    events = LinkEvents.open()  # before the check: no change slips in between
+    if events is None:
+        return None
+    files = LinkFiles(str(sys_root), keep=False)
+    for _ in range(3):  # a link made or deleted while we compare: look again
+        kernel = dump_links()
+        if kernel is None:
+            break
+        rows, _warnings = read_net_dev(proc_root)
+        shown = {name: parse_int(files.read(name, "ifindex")) for name in rows}
+        if shown == kernel:
+            return events
+    log.info(
+        "%s and %s do not show this process's network namespace: no link notices, "
+        "every link is read every cycle",
+        proc_root,
+        sys_root,
+    )
+    events.close()
+    return None
 
 
 class Collector:

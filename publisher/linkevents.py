@@ -10,8 +10,9 @@ cycle: only those are read again. Lost messages (ENOBUFS when the socket's buffe
 a truncated datagram, a message of a shape not understood) make it say "any may have
 changed", and the collector reads every link.
 
-The socket sees the network namespace of this process, the one `/proc/net/dev` shows when
-the publisher reads its own `/proc`; the collector uses it only then (see cli.py).
+The socket sees the network namespace of this process. `dump_links()` lists that
+namespace's links, so that the collector can check that the trees it reads show the same
+ones (see collect.link_notices).
 """
 
 from __future__ import annotations
@@ -26,12 +27,19 @@ log = logging.getLogger(__name__)
 RTMGRP_LINK = 0x1  # the RTNLGRP_LINK group as a bind() mask
 RTM_NEWLINK = 16
 RTM_DELLINK = 17
+RTM_GETLINK = 18
+NLM_F_REQUEST = 0x1
+NLM_F_DUMP = 0x300
+NLMSG_ERROR = 2
+NLMSG_DONE = 3
 NLMSG_OVERRUN = 4  # "data lost"
+_LINK = (RTM_NEWLINK, RTM_DELLINK)
 IFLA_IFNAME = 3
 _NLA_TYPE_MASK = 0x3FFF  # without NLA_F_NESTED and NLA_F_NET_BYTEORDER
 
 _NLMSGHDR = struct.Struct("=IHHII")  # length, type, flags, sequence, port id
 _IFINFOMSG_SIZE = 16  # family, pad, type, index, flags, change
+_IFINDEX = struct.Struct("=i")  # ifinfomsg's index, 4 bytes in
 _NLA = struct.Struct("=HH")  # length, type
 _RECV_MAX = 1 << 16
 _RCVBUF = 1 << 20  # a burst of link changes (containers starting) fits
@@ -85,20 +93,62 @@ class LinkEvents:
 
 def parse(data: bytes, names: set[str]) -> bool:
     """Add the names of the links a datagram announces to `names`; False if it cannot tell."""
-    offset, end = 0, len(data)
-    while offset + _NLMSGHDR.size <= end:
-        length, kind = _NLMSGHDR.unpack_from(data, offset)[:2]
-        if length < _NLMSGHDR.size or offset + length > end:
-            return False
+    messages = _messages(data)
+    if messages is None:
+        return False
+    for kind, start, end in messages:
         if kind == NLMSG_OVERRUN:
             return False
-        if kind in (RTM_NEWLINK, RTM_DELLINK):
-            name = _ifname(data, offset + _NLMSGHDR.size + _IFINFOMSG_SIZE, offset + length)
+        if kind in _LINK:
+            name = _ifname(data, start + _NLMSGHDR.size + _IFINFOMSG_SIZE, end)
             if name is None:
                 return False
             names.add(name)
+    return True
+
+
+def dump_links() -> dict[str, int] | None:
+    """Every link of this process's network namespace, name -> ifindex; None if not to be had."""
+    try:
+        with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE) as sock:
+            sock.settimeout(5)
+            sock.bind((0, 0))
+            request = bytes(_IFINFOMSG_SIZE)  # any family, any link
+            header = (_NLMSGHDR.size + len(request), RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, 1, 0)
+            sock.send(_NLMSGHDR.pack(*header) + request)
+            links: dict[str, int] = {}
+            while True:
+                data, _, flags, _ = sock.recvmsg(_RECV_MAX)
+                messages = _messages(data)
+                if messages is None or flags & socket.MSG_TRUNC:
+                    return None
+                for kind, start, end in messages:
+                    if kind == NLMSG_DONE:
+                        return links
+                    if kind != RTM_NEWLINK:  # NLMSG_ERROR: refused
+                        return None
+                    body = start + _NLMSGHDR.size
+                    name = _ifname(data, body + _IFINFOMSG_SIZE, end)
+                    if name is None:
+                        return None
+                    links[name] = _IFINDEX.unpack_from(data, body + 4)[0]
+    except (OSError, AttributeError):  # AttributeError: no AF_NETLINK on this OS
+        return None
+
+
+def _messages(data: bytes) -> list[tuple[int, int, int]] | None:
+    """A datagram's messages as (type, start, end); None if it is not well formed."""
+    messages = []
+    offset, end = 0, len(data)
+    while offset + _NLMSGHDR.size <= end:
+        length, kind = _NLMSGHDR.unpack_from(data, offset)[:2]
+        if length < _NLMSGHDR.size + (_IFINFOMSG_SIZE if kind in _LINK else 0):
+            return None
+        if offset + length > end:
+            return None
+        messages.append((kind, offset, offset + length))
         offset += (length + 3) & ~3
-    return offset >= end
+    return messages if offset >= end else None
 
 
 def _ifname(data: bytes, offset: int, end: int) -> str | None:

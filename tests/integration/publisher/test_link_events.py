@@ -21,11 +21,10 @@ ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = textwrap.dedent(
     """
     import json, subprocess, time
-    from publisher.collect import Collector, InterfaceFilter
-    from publisher.linkevents import LinkEvents
+    from publisher.collect import Collector, InterfaceFilter, link_notices
 
-    events = LinkEvents.open()
-    assert events is not None, "no rtnetlink socket"
+    events = link_notices("/proc", "/sys")
+    assert events is not None, "no link notices for our own /proc and /sys"
     collector = Collector("/proc", "/sys", InterfaceFilter(exclude=()), events)
     # No link's turn comes, no refresh of all: only notices make links read again.
     collector.STATE_REFRESH_CYCLES = collector.DETAILS_REFRESH_CYCLES = 10**6
@@ -92,3 +91,46 @@ def test_each_link_change_shows_in_the_next_collection(namespace: str) -> None:
     assert steps["renamed"]["d1"] == [False, 9000]
     assert steps["up again"]["d1"] == [True, 9000]
     assert steps["gone"] == {"lo": [True, 65536]}  # a veth pair goes as one
+
+
+TREES = textwrap.dedent(
+    """
+    import json, os, pathlib, subprocess, tempfile
+    from publisher.collect import link_notices
+    from tests.fixtures.proc_trees import FakeHost
+
+    subprocess.run(["ip", "link", "add", "d0", "type", "veth", "peer", "name", "p0"], check=True)
+    host = tempfile.mkdtemp()  # this namespace's trees mounted elsewhere, as in a container
+    for tree in ("proc", "sys"):
+        os.mkdir(f"{host}/{tree}")
+        subprocess.run(["mount", "--bind", f"/{tree}", f"{host}/{tree}"], check=True)
+    fake = FakeHost(pathlib.Path(tempfile.mkdtemp()))
+    for ifindex, name in enumerate(("lo", "d0", "p0"), start=100):
+        fake.add(name, ifindex=ifindex)  # the same names, other ifindexes
+    verdicts = {}
+    for label, proc, sys_ in (("own", "/proc", "/sys"), ("mounted", f"{host}/proc",
+                              f"{host}/sys"), ("fake", fake.proc, fake.sys),
+                              ("fake sys", "/proc", fake.sys)):
+        events = link_notices(proc, sys_)
+        verdicts[label] = events is not None
+        if events is not None:
+            events.close()
+    for tree in ("proc", "sys"):
+        subprocess.run(["umount", f"{host}/{tree}"], check=True)
+    print(json.dumps(verdicts))
+    """
+)
+
+
+def test_notices_are_used_only_where_the_trees_show_this_namespace(namespace: str) -> None:
+    out = subprocess.run(
+        ["ip", "netns", "exec", namespace, sys.executable, "-c", TREES],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    verdicts = json.loads(out.stdout)
+    assert verdicts == {"own": True, "mounted": True, "fake": False, "fake sys": False}
