@@ -8,11 +8,12 @@ them to the SQLite spool, hand them to the transport and delete them from the sp
 which CPU time then includes (paho's network thread is in the same process).
 
 `--real N` then runs the real `ifpulse publish` process (50 interfaces, --interval 0.1, real
-mosquitto, QoS 1, `--no-ha-discovery` unless `--ha`) for N cycles and reads its RSS and CPU time
-from /proc: the figure a user sees in `top` (10,000 cycles take 17 minutes at the minimum
-interval). For scale, a bare paho client does the same MQTT work in a process of its own: 50
-QoS 1 messages of 700 bytes every 0.1 s, nothing else (no pydantic, no sqlite, no settings),
-for N cycles but at most 1,000.
+mosquitto, QoS 1, `--no-ha-discovery` unless `--ha`; with `--netns` over real links, the
+broker in their namespace) for N cycles and reads its RSS and CPU time from /proc: the
+figure a user sees in `top` (10,000 cycles take 17 minutes at the minimum interval). For
+scale, a bare paho client does the same MQTT work in a process of its own: 50 QoS 1 messages
+of 700 bytes every 0.1 s, nothing else (no pydantic, no sqlite, no settings), for N cycles
+but at most 1,000.
 
     python bench/publisher_footprint.py [--cycles 1000] [--sizes 10,50,200] [--mqtt | --netns]
                                         [--real 600] [--ha]
@@ -171,8 +172,17 @@ while True:  # size QoS 1 messages of an encoded sample's size every 0.1 s
 """
 
 
-def real(cycles: int, size: int = 50, *, ha: bool = False, bare: bool = False) -> dict[str, float]:
-    """Run `ifpulse publish --interval 0.1` (or the bare paho client) for `cycles` cycles."""
+def real(
+    cycles: int,
+    size: int = 50,
+    *,
+    ha: bool = False,
+    bare: bool = False,
+    busy: list[str] | None = None,
+) -> dict[str, float]:
+    """Run `ifpulse publish --interval 0.1` (or the bare paho client) for `cycles` cycles:
+    over a fake tree, or (busy: the peers to send to) over the real /proc and /sys of the
+    network namespace this runs in, with the broker in it too."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
@@ -183,9 +193,18 @@ def real(cycles: int, size: int = 50, *, ha: bool = False, bare: bool = False) -
     with tempfile.TemporaryDirectory(prefix="ifpulse-bench-") as t, ExitStack() as stack:
         tmp = Path(t)
         broker = started_broker(stack, tmp)
-        fake = FakeHost(tmp / "host")
-        for i in range(size):
-            fake.add(f"eth{i}", speed=1000)
+        if busy is None:
+            fake = FakeHost(tmp / "host")
+            for i in range(size):
+                fake.add(f"eth{i}", speed=1000)
+            proc, sys_root = str(fake.proc), str(fake.sys)
+
+            def traffic() -> None:
+                for name in list(fake.links)[::7]:  # some traffic on some links
+                    fake.links[name].counters["rx_bytes"] += 1500
+                fake.write_net_dev()
+        else:
+            proc, sys_root, traffic = "/proc", "/sys", Traffic(busy).send
         got = [0]
         sub = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
         sub.on_message = lambda _c, _u, _m: got.__setitem__(0, got[0] + 1)
@@ -194,7 +213,7 @@ def real(cycles: int, size: int = 50, *, ha: bool = False, bare: bool = False) -
         sub.loop_start()
         stack.callback(sub.loop_stop)
         cmd = ifpulse("publish", "--broker", broker.url, "--host-id", "bench",
-                      "--proc-root", str(fake.proc), "--sys-root", str(fake.sys),
+                      "--proc-root", proc, "--sys-root", sys_root,
                       "--spool", str(tmp / "spool.db"), "--interval", str(interval),
                       # 500 samples/s: past the default replay rate (200/s) and in-flight
                       # window, which would make the spool grow and cycles look slow.
@@ -211,9 +230,7 @@ def real(cycles: int, size: int = 50, *, ha: bool = False, bare: bool = False) -
         def run_cycles(n: int) -> None:
             target = got[0] + n * size
             while got[0] < target:
-                for name in list(fake.links)[::7]:  # some traffic on some links
-                    fake.links[name].counters["rx_bytes"] += 1500
-                fake.write_net_dev()
+                traffic()
                 time.sleep(interval)
                 if pub.popen is not None and pub.popen.poll() is not None:
                     raise SystemExit(f"publisher exited:\n{pub.tail()}")
@@ -237,6 +254,20 @@ def real(cycles: int, size: int = 50, *, ha: bool = False, bare: bool = False) -
         return figures
 
 
+def real_in_netns(cycles: int, ha: bool, bare: bool) -> dict[str, float]:
+    """real() inside a network namespace of 50 real links, the broker in it too."""
+    links = KernelLinks(50)
+    try:
+        cmd = [*links.exec_prefix(), sys.executable, __file__, "--real-worker", str(cycles)]
+        cmd += ["--busy", json.dumps(links.busy)]
+        cmd += (["--ha"] if ha else []) + (["--bare"] if bare else [])
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT)
+    finally:
+        links.close()
+    figures: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return figures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=1000)
@@ -252,9 +283,15 @@ def main() -> int:
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--broker", help=argparse.SUPPRESS)
     parser.add_argument("--busy", help=argparse.SUPPRESS)
+    parser.add_argument("--real-worker", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.netns and args.mqtt:
         parser.error("--netns and --mqtt do not mix: the broker listens on the host's loopback")
+    if args.real_worker:
+        busy = json.loads(args.busy)
+        print(json.dumps(real(args.real_worker, ha=args.ha, bare=args.bare, busy=busy)))
+        return 0
     if args.worker:
         busy = None if args.busy is None else json.loads(args.busy)
         print(json.dumps(worker(args.worker, args.cycles, args.broker, busy)))
@@ -306,7 +343,10 @@ def main() -> int:
             (f"real `ifpulse publish` (HA discovery {ha})", False, args.real),
             ("bare paho client, same messages", True, bare_cycles),
         ):
-            f = real(cycles, ha=args.ha, bare=bare)
+            if args.netns:
+                f = real_in_netns(cycles, args.ha, bare)
+            else:
+                f = real(cycles, ha=args.ha, bare=bare)
             print(f"{what}, 50 ifaces, --interval 0.1, mosquitto QoS 1: "
                   f"{f['cycles']:,.0f} cycles delivered in {f['seconds']:.0f} s, "
                   f"{f['cpu_ms']:.2f} ms CPU/cycle (process total), "
