@@ -12,7 +12,9 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,7 +61,7 @@ SCRIPT = textwrap.dedent(
 
 
 @pytest.fixture
-def namespace() -> str:
+def namespace() -> Iterator[str]:
     if os.geteuid() != 0:
         pytest.fail("link notices are tested in a network namespace of our own: needs root")
     name = f"ifpulse-notices-{os.getpid()}"
@@ -71,9 +73,10 @@ def namespace() -> str:
         subprocess.run(["ip", "netns", "del", name], check=False)
 
 
-def test_each_link_change_shows_in_the_next_collection(namespace: str) -> None:
+def run_in(namespace: str, script: str) -> Any:
+    """Run a Python script inside the namespace; what it printed last, as JSON."""
     out = subprocess.run(
-        ["ip", "netns", "exec", namespace, sys.executable, "-c", SCRIPT],
+        ["ip", "netns", "exec", namespace, sys.executable, "-c", script],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -81,7 +84,11 @@ def test_each_link_change_shows_in_the_next_collection(namespace: str) -> None:
         check=False,
     )
     assert out.returncode == 0, out.stderr
-    steps = {what: links for what, links in json.loads(out.stdout)}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_each_link_change_shows_in_the_next_collection(namespace: str) -> None:
+    steps = {what: links for what, links in run_in(namespace, SCRIPT)}
     assert steps["made"]["d0"] == [False, 1400]
     assert steps["peer up"]["p0"] == [False, 1500]  # its peer d0 is down: no carrier
     assert steps["up"]["d0"] == [True, 1400]
@@ -123,14 +130,5 @@ TREES = textwrap.dedent(
 
 
 def test_notices_are_used_only_where_the_trees_show_this_namespace(namespace: str) -> None:
-    out = subprocess.run(
-        ["ip", "netns", "exec", namespace, sys.executable, "-c", TREES],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-        check=False,
-    )
-    assert out.returncode == 0, out.stderr
-    verdicts = json.loads(out.stdout)
+    verdicts = run_in(namespace, TREES)
     assert verdicts == {"own": True, "mounted": True, "fake": False, "fake sys": False}
