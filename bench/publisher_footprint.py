@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,28 @@ class AckingTransport:
         pass
 
 
+def links_to_read(
+    root: Path, names: list[str], busy: list[str] | None
+) -> tuple[str, str, Callable[[], None]]:
+    """(proc root, sys root, traffic) for a fake tree of `names` made under `root`, or, with
+    `busy` (the peers to send to), for the real /proc and /sys of the namespace this runs in.
+    Calling traffic() moves the counters of every 7th link, as between two cycles."""
+    from tests.fixtures.proc_trees import FakeHost
+
+    if busy is not None:
+        return "/proc", "/sys", Traffic(busy).send
+    fake = FakeHost(root)
+    for name in names:
+        fake.add(name, speed=1000)
+
+    def traffic() -> None:
+        for name in names[::BUSY_EVERY]:  # some traffic on some links
+            fake.links[name].counters["rx_bytes"] += 1500
+        fake.write_net_dev()  # outside the measurement: the kernel's work, not ours
+
+    return str(fake.proc), str(fake.sys), traffic
+
+
 def worker(
     size: int, cycles: int, broker: str | None, busy: list[str] | None = None
 ) -> dict[str, Any]:
@@ -88,23 +111,10 @@ def worker(
     /proc and /sys of the network namespace this runs in (see kernel_links.py)."""
     from publisher.cli import build_publisher
     from publisher.settings import load_settings
-    from tests.fixtures.proc_trees import FakeHost
 
     workdir = Path(tempfile.mkdtemp(prefix="ifpulse-bench-"))
-    if busy is None:
-        fake = FakeHost(workdir / "host")
-        names = [f"eth{i}" if i % 3 else f"veth{i}" for i in range(size)]
-        for name in names:
-            fake.add(name, speed=1000)
-        proc, sys_root = str(fake.proc), str(fake.sys)
-
-        def traffic() -> None:
-            for name in names[::7]:  # some traffic on some links
-                fake.links[name].counters["rx_bytes"] += 1500
-            fake.write_net_dev()  # outside the measurement: the kernel's work, not ours
-    else:
-        kernel = Traffic(busy)
-        proc, sys_root, traffic = "/proc", "/sys", kernel.send
+    names = [f"eth{i}" if i % 3 else f"veth{i}" for i in range(size)]
+    proc, sys_root, traffic = links_to_read(workdir / "host", names, busy)
     settings = load_settings(
         {
             "broker": broker or "mqtt://127.0.0.1:1",
@@ -187,24 +197,13 @@ def real(
     from paho.mqtt.enums import CallbackAPIVersion
 
     from schemas import DEFAULT_PREFIX, TopicScheme
-    from tests.fixtures.proc_trees import FakeHost
 
     interval = 0.1
     with tempfile.TemporaryDirectory(prefix="ifpulse-bench-") as t, ExitStack() as stack:
         tmp = Path(t)
         broker = started_broker(stack, tmp)
-        if busy is None:
-            fake = FakeHost(tmp / "host")
-            for i in range(size):
-                fake.add(f"eth{i}", speed=1000)
-            proc, sys_root = str(fake.proc), str(fake.sys)
-
-            def traffic() -> None:
-                for name in list(fake.links)[::7]:  # some traffic on some links
-                    fake.links[name].counters["rx_bytes"] += 1500
-                fake.write_net_dev()
-        else:
-            proc, sys_root, traffic = "/proc", "/sys", Traffic(busy).send
+        names = [f"eth{i}" for i in range(size)]
+        proc, sys_root, traffic = links_to_read(tmp / "host", names, busy)
         got = [0]
         sub = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
         sub.on_message = lambda _c, _u, _m: got.__setitem__(0, got[0] + 1)

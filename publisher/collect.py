@@ -178,7 +178,7 @@ def link_notices(proc_root: str | Path, sys_root: str | Path) -> LinkEvents | No
         if kernel is None:
             break
         rows, _warnings = read_net_dev(proc_root)
-        shown = {name: parse_int(files.read(name, "ifindex")) for name in rows}
+        shown = {name: files.ifindex(name) for name in rows}
         if shown == kernel:
             return events
     log.info(

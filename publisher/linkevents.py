@@ -54,18 +54,16 @@ class LinkEvents:
     @classmethod
     def open(cls) -> LinkEvents | None:
         """Subscribe to link notices; None where rtnetlink cannot be had (not Linux, sandbox)."""
+        sock = None
         try:
             sock = socket.socket(
                 socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK, socket.NETLINK_ROUTE
             )
-        except (OSError, AttributeError) as exc:  # AttributeError: no AF_NETLINK on this OS
-            log.info("no link change notices (%s): every link is read every cycle", exc)
-            return None
-        try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
             sock.bind((0, RTMGRP_LINK))
-        except OSError as exc:
-            sock.close()
+        except (OSError, AttributeError) as exc:  # AttributeError: no AF_NETLINK on this OS
+            if sock is not None:
+                sock.close()
             log.info("no link change notices (%s): every link is read every cycle", exc)
             return None
         return cls(sock)
@@ -100,10 +98,10 @@ def parse(data: bytes, names: set[str]) -> bool:
         if kind == NLMSG_OVERRUN:
             return False
         if kind in _LINK:
-            name = _ifname(data, start + _NLMSGHDR.size + _IFINFOMSG_SIZE, end)
-            if name is None:
+            link = _link(data, start, end)
+            if link is None:
                 return False
-            names.add(name)
+            names.add(link[0])
     return True
 
 
@@ -127,11 +125,10 @@ def dump_links() -> dict[str, int] | None:
                         return links
                     if kind != RTM_NEWLINK:  # NLMSG_ERROR: refused
                         return None
-                    body = start + _NLMSGHDR.size
-                    name = _ifname(data, body + _IFINFOMSG_SIZE, end)
-                    if name is None:
+                    link = _link(data, start, end)
+                    if link is None:
                         return None
-                    links[name] = _IFINDEX.unpack_from(data, body + 4)[0]
+                    links[link[0]] = link[1]
     except (OSError, AttributeError):  # AttributeError: no AF_NETLINK on this OS
         return None
 
@@ -149,6 +146,13 @@ def _messages(data: bytes) -> list[tuple[int, int, int]] | None:
         messages.append((kind, offset, offset + length))
         offset += (length + 3) & ~3
     return messages if offset >= end else None
+
+
+def _link(data: bytes, start: int, end: int) -> tuple[str, int] | None:
+    """A link message's name and ifindex (its length was checked by _messages)."""
+    body = start + _NLMSGHDR.size
+    name = _ifname(data, body + _IFINFOMSG_SIZE, end)
+    return None if name is None else (name, _IFINDEX.unpack_from(data, body + 4)[0])
 
 
 def _ifname(data: bytes, offset: int, end: int) -> str | None:
