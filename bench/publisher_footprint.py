@@ -13,7 +13,10 @@ broker in their namespace) for N cycles and reads its RSS and CPU time from /pro
 figure a user sees in `top` (10,000 cycles take 17 minutes at the minimum interval). For
 scale, a bare paho client does the same MQTT work in a process of its own: 50 QoS 1 messages
 of 700 bytes every 0.1 s, nothing else (no pydantic, no sqlite, no settings), for N cycles
-but at most 1,000.
+but at most 1,000. Then the floor: the same client importing and using, once, the other
+libraries the publisher must have by design (a pydantic model encodes the payload, a
+pydantic-settings class gives the broker address), for at most 200 cycles. Its RSS is the
+least any publisher built on the project's libraries can have.
 
     python bench/publisher_footprint.py [--cycles 1000] [--sizes 10,50,200] [--mqtt | --netns]
                                         [--real 600] [--ha]
@@ -104,6 +107,41 @@ def links_to_read(
     return str(fake.proc), str(fake.sys), traffic
 
 
+def floor_cycle(
+    proc: str, sys_root: str, names: list[str], fake: bool, db: Path
+) -> Callable[[], None]:
+    """What any publisher must do each cycle at the least, and nothing else: read the counters
+    (`/proc/net/dev`) and, on a fake tree (which has no link notices), each link's `operstate`
+    and `ifindex` by path; then commit the cycle's messages (700 bytes each, as one row, as
+    the spool stores them) to a SQLite WAL file and delete the previous cycle's row."""
+    import os
+    import sqlite3
+
+    paths = [f"{proc}/net/dev"]
+    if fake:
+        paths += [f"{sys_root}/class/net/{n}/{a}" for n in names for a in ("operstate", "ifindex")]
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("CREATE TABLE batch (first INTEGER PRIMARY KEY, payloads BLOB)")
+    row = b"x" * (700 * len(names))
+    last = [0]
+
+    def cycle() -> None:
+        for path in paths:
+            fd = os.open(path, os.O_RDONLY)
+            while os.read(fd, 65536):
+                pass
+            os.close(fd)
+        last[0] += 1
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO batch VALUES (?, ?)", (last[0], row))
+        conn.execute("DELETE FROM batch WHERE first = ?", (last[0] - 1,))
+        conn.execute("COMMIT")
+
+    return cycle
+
+
 def worker(
     size: int, cycles: int, broker: str | None, busy: list[str] | None = None
 ) -> dict[str, Any]:
@@ -151,10 +189,21 @@ def worker(
     cpu = [one_cycle() for _ in range(cycles)]
     rss_end = rss_kib()
     publisher.shutdown()
+    floor = floor_cycle(proc, sys_root, names, busy is None, workdir / "floor.db")
+
+    def one_floor() -> float:
+        traffic()
+        time.sleep(0.01)  # the pause the publisher's cycle has while it waits for acks
+        start = time.process_time()
+        floor()
+        return time.process_time() - start
+
+    floor_cpu = [one_floor() for _ in range(50 + min(cycles, 500))][50:]
     shutil.rmtree(workdir, ignore_errors=True)
     return {
         "size": size,
         "median_ms": statistics.median(cpu) * 1e3,
+        "floor_ms": statistics.median(floor_cpu) * 1e3,
         "p90_ms": statistics.quantiles(cpu, n=10)[-1] * 1e3,
         "mean_ms": statistics.fmean(cpu) * 1e3,
         "rss_start_mib": rss_start / 1024,
@@ -162,12 +211,24 @@ def worker(
     }
 
 
-# The bare client runs as `python -c` so that nothing but paho is imported (RSS).
+# The bare client runs as `python -c` so that nothing but paho is imported (RSS). With a 4th
+# argument it is the floor: paho plus the other libraries the publisher must use by design
+# (pydantic for the payload models, pydantic-settings for the settings), each used once.
 BARE_PAHO = """
 import signal, sys, time
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 url, topic, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+payload = b"x" * 700
+if len(sys.argv) > 4:
+    from pydantic import BaseModel
+    from pydantic_settings import BaseSettings
+    class Settings(BaseSettings):
+        broker: str = url
+    class Message(BaseModel):
+        data: str
+    url = Settings().broker
+    payload = Message(data="x" * 689).model_dump_json().encode()
 host, port = url.removeprefix("mqtt://").rsplit(":", 1)
 client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
 client.max_inflight_messages_set(1000)
@@ -177,7 +238,7 @@ signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 topics = [topic.replace("eth0", f"eth{i}") for i in range(size)]
 while True:  # size QoS 1 messages of an encoded sample's size every 0.1 s
     for t in topics:
-        client.publish(t, b"x" * 700, qos=1)
+        client.publish(t, payload, qos=1)
     time.sleep(0.1)
 """
 
@@ -187,10 +248,11 @@ def real(
     size: int = 50,
     *,
     ha: bool = False,
-    bare: bool = False,
+    reference: str = "",
     busy: list[str] | None = None,
 ) -> dict[str, float]:
-    """Run `ifpulse publish --interval 0.1` (or the bare paho client) for `cycles` cycles:
+    """Run `ifpulse publish --interval 0.1` (or with `reference`, the bare paho client, "bare",
+    or the floor of the publisher's required libraries, "floor") for `cycles` cycles:
     over a fake tree, or (busy: the peers to send to) over the real /proc and /sys of the
     network namespace this runs in, with the broker in it too."""
     import paho.mqtt.client as mqtt
@@ -219,9 +281,10 @@ def real(
                       "--replay-rate", "100000", "--max-inflight", "1000",
                       "--log-level", "WARNING")  # fmt: skip
         cmd += [] if ha else ["--no-ha-discovery"]
-        if bare:
+        if reference:
             topic = TopicScheme(DEFAULT_PREFIX).sample("bench", "eth0")
             cmd = [sys.executable, "-c", BARE_PAHO, broker.url, topic, str(size)]
+            cmd += ["floor"] if reference == "floor" else []
         pub = start(stack, cmd, tmp / "publish.log", lambda: got[0] > 0, "publisher")
         assert pub.popen is not None
         pid = pub.popen.pid
@@ -253,13 +316,13 @@ def real(
         return figures
 
 
-def real_in_netns(cycles: int, ha: bool, bare: bool) -> dict[str, float]:
+def real_in_netns(cycles: int, ha: bool, reference: str) -> dict[str, float]:
     """real() inside a network namespace of 50 real links, the broker in it too."""
     links = KernelLinks(50)
     try:
         cmd = [*links.exec_prefix(), sys.executable, __file__, "--real-worker", str(cycles)]
         cmd += ["--busy", json.dumps(links.busy)]
-        cmd += (["--ha"] if ha else []) + (["--bare"] if bare else [])
+        cmd += (["--ha"] if ha else []) + (["--reference", reference] if reference else [])
         out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT)
     finally:
         links.close()
@@ -283,13 +346,14 @@ def main() -> int:
     parser.add_argument("--broker", help=argparse.SUPPRESS)
     parser.add_argument("--busy", help=argparse.SUPPRESS)
     parser.add_argument("--real-worker", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--reference", choices=("bare", "floor"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.netns and args.mqtt:
         parser.error("--netns and --mqtt do not mix: the broker listens on the host's loopback")
     if args.real_worker:
         busy = json.loads(args.busy)
-        print(json.dumps(real(args.real_worker, ha=args.ha, bare=args.bare, busy=busy)))
+        reference = args.reference or ""
+        print(json.dumps(real(args.real_worker, ha=args.ha, reference=reference, busy=busy)))
         return 0
     if args.worker:
         busy = None if args.busy is None else json.loads(args.busy)
@@ -326,26 +390,34 @@ def main() -> int:
     )
     print(f"cycles per size: {args.cycles} (after 50 warm-up); transport: {transport}")
     print(f"interfaces: {links_kind}")
-    print(f"{'ifaces':>6} {'cpu/cycle median':>17} {'p90':>8} {'mean':>8} "
-          f"{'per iface':>10} {'RSS start':>10} {'RSS end':>9} {'growth':>8}")  # fmt: skip
+    reads = "/proc/net/dev" + ("" if args.netns else " and 2 sysfs files per link by path")
+    print(
+        f"floor: reading {reads} and committing the cycle's row to SQLite, nothing else "
+        "(median of up to 500 cycles after the publisher's, with the same pauses)"
+    )
+    print(f"{'ifaces':>6} {'cpu/cycle median':>17} {'p90':>8} {'mean':>8} {'floor':>8} "
+          f"{'/floor':>6} {'per iface':>10} {'RSS start':>10} {'RSS end':>9} "
+          f"{'growth':>8}")  # fmt: skip
     for r in rows:
         print(
             f"{r['size']:>6} {r['median_ms']:>14.3f} ms {r['p90_ms']:>5.3f} ms "
-            f"{r['mean_ms']:>5.3f} ms {r['median_ms'] * 1e3 / r['size']:>7.1f} us "
+            f"{r['mean_ms']:>5.3f} ms {r['floor_ms']:>5.3f} ms "
+            f"{r['median_ms'] / r['floor_ms']:>6.2f} {r['median_ms'] * 1e3 / r['size']:>7.1f} us "
             f"{r['rss_start_mib']:>6.1f} MiB {r['rss_end_mib']:>5.1f} MiB "
             f"{r['rss_end_mib'] - r['rss_start_mib']:>+5.2f} MiB"
         )
     if args.real:
         ha = "on" if args.ha else "off"
-        bare_cycles = min(args.real, 1000)  # a reference figure: flat, and 1,000 show it
-        for what, bare, cycles in (
-            (f"real `ifpulse publish` (HA discovery {ha})", False, args.real),
-            ("bare paho client, same messages", True, bare_cycles),
+        # The references are flat: 1,000 cycles show it, and 200 the floor's RSS.
+        for what, reference, cycles in (
+            (f"real `ifpulse publish` (HA discovery {ha})", "", args.real),
+            ("bare paho client, same messages", "bare", min(args.real, 1000)),
+            ("floor: the bare client + pydantic + pydantic-settings", "floor", min(args.real, 200)),
         ):
             if args.netns:
-                f = real_in_netns(cycles, args.ha, bare)
+                f = real_in_netns(cycles, args.ha, reference)
             else:
-                f = real(cycles, ha=args.ha, bare=bare)
+                f = real(cycles, ha=args.ha, reference=reference)
             print(f"{what}, 50 ifaces, --interval 0.1, mosquitto QoS 1: "
                   f"{f['cycles']:,.0f} cycles delivered in {f['seconds']:.0f} s, "
                   f"{f['cpu_ms']:.2f} ms CPU/cycle (process total), "
