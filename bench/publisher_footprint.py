@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from common import (
     ROOT,
@@ -211,6 +211,9 @@ def worker(
     }
 
 
+Process = Literal["ifpulse", "bare", "floor"]
+PROCESSES: tuple[Process, ...] = get_args(Process)
+
 # The bare client runs as `python -c` so that nothing but paho is imported (RSS). With a 4th
 # argument it is the floor: paho plus the other libraries the publisher must use by design
 # (pydantic for the payload models, pydantic-settings for the settings), each used once.
@@ -248,13 +251,13 @@ def real(
     size: int = 50,
     *,
     ha: bool = False,
-    reference: str = "",
+    process: Process = "ifpulse",
     busy: list[str] | None = None,
 ) -> dict[str, float]:
-    """Run `ifpulse publish --interval 0.1` (or with `reference`, the bare paho client, "bare",
-    or the floor of the publisher's required libraries, "floor") for `cycles` cycles:
-    over a fake tree, or (busy: the peers to send to) over the real /proc and /sys of the
-    network namespace this runs in, with the broker in it too."""
+    """Run `process` for `cycles` cycles: `ifpulse publish --interval 0.1`, the bare paho
+    client ("bare"), or the floor of the publisher's required libraries ("floor"). It reads
+    a fake tree, or (busy: the peers to send to) the real /proc and /sys of the network
+    namespace this runs in, with the broker in it too."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
@@ -281,10 +284,10 @@ def real(
                       "--replay-rate", "100000", "--max-inflight", "1000",
                       "--log-level", "WARNING")  # fmt: skip
         cmd += [] if ha else ["--no-ha-discovery"]
-        if reference:
+        if process != "ifpulse":
             topic = TopicScheme(DEFAULT_PREFIX).sample("bench", "eth0")
             cmd = [sys.executable, "-c", BARE_PAHO, broker.url, topic, str(size)]
-            cmd += ["floor"] if reference == "floor" else []
+            cmd += ["floor"] if process == "floor" else []
         pub = start(stack, cmd, tmp / "publish.log", lambda: got[0] > 0, "publisher")
         assert pub.popen is not None
         pid = pub.popen.pid
@@ -316,13 +319,13 @@ def real(
         return figures
 
 
-def real_in_netns(cycles: int, ha: bool, reference: str) -> dict[str, float]:
+def real_in_netns(cycles: int, ha: bool, process: Process) -> dict[str, float]:
     """real() inside a network namespace of 50 real links, the broker in it too."""
     links = KernelLinks(50)
     try:
         cmd = [*links.exec_prefix(), sys.executable, __file__, "--real-worker", str(cycles)]
         cmd += ["--busy", json.dumps(links.busy)]
-        cmd += (["--ha"] if ha else []) + (["--reference", reference] if reference else [])
+        cmd += (["--ha"] if ha else []) + ["--process", process]
         out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT)
     finally:
         links.close()
@@ -346,14 +349,13 @@ def main() -> int:
     parser.add_argument("--broker", help=argparse.SUPPRESS)
     parser.add_argument("--busy", help=argparse.SUPPRESS)
     parser.add_argument("--real-worker", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--reference", choices=("bare", "floor"), help=argparse.SUPPRESS)
+    parser.add_argument("--process", choices=PROCESSES, default="ifpulse", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.netns and args.mqtt:
         parser.error("--netns and --mqtt do not mix: the broker listens on the host's loopback")
     if args.real_worker:
         busy = json.loads(args.busy)
-        reference = args.reference or ""
-        print(json.dumps(real(args.real_worker, ha=args.ha, reference=reference, busy=busy)))
+        print(json.dumps(real(args.real_worker, ha=args.ha, process=args.process, busy=busy)))
         return 0
     if args.worker:
         busy = None if args.busy is None else json.loads(args.busy)
@@ -409,15 +411,16 @@ def main() -> int:
     if args.real:
         ha = "on" if args.ha else "off"
         # The references are flat: 1,000 cycles show it, and 200 the floor's RSS.
-        for what, reference, cycles in (
-            (f"real `ifpulse publish` (HA discovery {ha})", "", args.real),
+        processes: tuple[tuple[str, Process, int], ...] = (
+            (f"real `ifpulse publish` (HA discovery {ha})", "ifpulse", args.real),
             ("bare paho client, same messages", "bare", min(args.real, 1000)),
             ("floor: the bare client + pydantic + pydantic-settings", "floor", min(args.real, 200)),
-        ):
+        )
+        for what, process, cycles in processes:
             if args.netns:
-                f = real_in_netns(cycles, args.ha, reference)
+                f = real_in_netns(cycles, args.ha, process)
             else:
-                f = real(cycles, ha=args.ha, reference=reference)
+                f = real(cycles, ha=args.ha, process=process)
             print(f"{what}, 50 ifaces, --interval 0.1, mosquitto QoS 1: "
                   f"{f['cycles']:,.0f} cycles delivered in {f['seconds']:.0f} s, "
                   f"{f['cpu_ms']:.2f} ms CPU/cycle (process total), "
